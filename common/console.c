@@ -1,0 +1,133 @@
+// The console: COM1 (16550 UART, input and output) mirrored to the VGA text screen.
+// Input arrives by the COM1 interrupt (IRQ 4) into a ring buffer.
+#include "kernel.h"
+#include "x86.h"
+
+#define COM1 0x3f8
+#define UART_DATA 0
+#define UART_IER 1	// interrupt enable
+#define UART_FCR 2	// FIFO control
+#define UART_LCR 3	// line control
+#define UART_MCR 4	// modem control (OUT2 gates the IRQ line)
+#define UART_LSR 5	// line status
+#define LSR_DATA_READY 0x01
+#define LSR_THR_EMPTY 0x20
+
+#define VGA_COLS 80
+#define VGA_ROWS 25
+#define VGA_ATTR 0x0700	// light grey on black
+static u16 *const vga = (u16 *)(KERNBASE + 0xb8000);
+static int vga_row, vga_col;
+
+#define INBUF 256
+static volatile u8 inbuf[INBUF];
+static volatile u32 in_head, in_tail;	// head: next to read; tail: next to write
+static char last_out = '\n';
+
+void
+console_init(void)
+{
+	outb(COM1 + UART_IER, 0);
+	outb(COM1 + UART_LCR, 0x80);	// DLAB: set the divisor
+	outb(COM1 + UART_DATA, 1);	// 115200 baud
+	outb(COM1 + UART_IER, 0);
+	outb(COM1 + UART_LCR, 0x03);	// 8 bits, no parity, one stop bit
+	outb(COM1 + UART_FCR, 0x05);	// FIFO on; keep bytes typed during boot
+	outb(COM1 + UART_MCR, 0x0b);	// DTR, RTS, OUT2
+	outb(COM1 + UART_IER, 0x01);	// interrupt when data arrives
+	for (int i = 0; i < VGA_COLS * VGA_ROWS; i++)
+		vga[i] = VGA_ATTR | ' ';
+}
+
+static void
+vga_scroll(void)
+{
+	memmove(vga, vga + VGA_COLS, 2 * VGA_COLS * (VGA_ROWS - 1));
+	for (int i = 0; i < VGA_COLS; i++)
+		vga[VGA_COLS * (VGA_ROWS - 1) + i] = VGA_ATTR | ' ';
+	vga_row = VGA_ROWS - 1;
+}
+
+static void
+vga_putc(char c)
+{
+	if (c == '\n') {
+		vga_col = 0;
+		vga_row++;
+	} else if (c == '\r') {
+		vga_col = 0;
+	} else if (c == '\b') {
+		if (vga_col)
+			vga[vga_row * VGA_COLS + --vga_col] = VGA_ATTR | ' ';
+	} else {
+		vga[vga_row * VGA_COLS + vga_col++] = VGA_ATTR | (u8)c;
+		if (vga_col == VGA_COLS) {
+			vga_col = 0;
+			vga_row++;
+		}
+	}
+	if (vga_row == VGA_ROWS)
+		vga_scroll();
+}
+
+static void
+uart_putc(char c)
+{
+	while (!(inb(COM1 + UART_LSR) & LSR_THR_EMPTY))
+		;
+	outb(COM1 + UART_DATA, c);
+}
+
+// Output one character; "\n" goes out as "\r\n" on the serial line.
+void
+console_putc(char c)
+{
+	if (c == '\n')
+		uart_putc('\r');
+	uart_putc(c);
+	vga_putc(c);
+	last_out = c;
+}
+
+void
+console_bol(void)
+{
+	if (last_out != '\n')
+		console_putc('\n');
+}
+
+void
+console_write(const char *s, size_t n)
+{
+	while (n--)
+		console_putc(*s++);
+}
+
+// COM1 interrupt: move every waiting byte into the ring (dropping when full).
+void
+console_irq(void)
+{
+	while (inb(COM1 + UART_LSR) & LSR_DATA_READY) {
+		u8 c = inb(COM1 + UART_DATA);
+		if (in_tail - in_head < INBUF)
+			inbuf[in_tail++ % INBUF] = c;
+	}
+}
+
+int
+console_getc_nowait(void)
+{
+	console_irq();	// also poll, in case the interrupt is masked
+	if (in_head == in_tail)
+		return -1;
+	return inbuf[in_head++ % INBUF];
+}
+
+int
+console_getc(void)
+{
+	int c;
+	while ((c = console_getc_nowait()) < 0)
+		idle_wait();
+	return c;
+}

@@ -1,0 +1,72 @@
+// The kernel heap: power-of-two size classes from 16 to 2048 bytes carved out of
+// whole frames (2040 bytes is the largest request).
+// Blocks come from the direct map, so kfree finds the class in a header word.
+#include "kernel.h"
+#include "mm.h"
+
+#define MIN_SHIFT 4
+#define MAX_SHIFT 11
+#define NCLASS (MAX_SHIFT - MIN_SHIFT + 1)
+
+struct block {
+	struct block *next;
+};
+
+static struct block *freelist[NCLASS];
+
+// Split a fresh frame into blocks of class c.
+static int
+refill(int c)
+{
+	u64 pa = pmm_alloc();
+	if (!pa)
+		return -ENOMEM;
+	size_t sz = 1UL << (c + MIN_SHIFT);
+	u8 *page = P2V(pa);
+	for (size_t off = 0; off + sz <= PAGE_SIZE; off += sz) {
+		struct block *b = (void *)(page + off);
+		b->next = freelist[c];
+		freelist[c] = b;
+	}
+	return 0;
+}
+
+// n bytes (n <= 2040), 8-byte aligned, or NULL. A u64 header before the block
+// records its class.
+void *
+kmalloc(size_t n)
+{
+	n += sizeof(u64);
+	int c = 0;
+	while (c < NCLASS && (1UL << (c + MIN_SHIFT)) < n)
+		c++;
+	if (c == NCLASS || (!freelist[c] && refill(c) < 0))
+		return NULL;
+	struct block *b = freelist[c];
+	freelist[c] = b->next;
+	*(u64 *)b = c;
+	return (u64 *)b + 1;
+}
+
+void *
+kzalloc(size_t n)
+{
+	void *p = kmalloc(n);
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
+void
+kfree(void *p)
+{
+	if (!p)
+		return;
+	u64 *h = (u64 *)p - 1;
+	if (*h >= NCLASS)
+		panic("kfree: bad block %p", p);
+	struct block *b = (void *)h;
+	int c = *h;
+	b->next = freelist[c];
+	freelist[c] = b;
+}

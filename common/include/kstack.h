@@ -1,0 +1,17 @@
+// Kernel stacks: the part of the kernel each lab rewrites (labs/phaseN/kstack.c).
+// Every phase implements exactly this interface; the rest of the kernel calls only it.
+#pragma once
+#include "types.h"
+#include "proc.h"
+
+#define KSTACK_SIZE (16 * 1024)
+
+void kstack_init(void);				// boot: stacks, TSS.rsp0, IST
+int kstack_alloc(struct proc *p);		// give p a kernel stack; 0 or -ENOMEM
+void kstack_free(struct proc *p);		// p has switched away for the last time
+void kstack_switch_to(struct proc *next);	// context switch, IF=0, before swtch
+int kstack_ist(int vector);			// IST index for an IDT vector, 0 = none
+int kstack_double_fault(struct trapframe *tf);	// #DF: handle (no return) or 0
+u64 kstack_guard(struct proc *p);		// guard page below p's stack, 0 = none
+void kstack_describe(void);			// phase-specific lines for `kstacks`
+u64 kstack_entry_top(void);			// where syscall_entry puts rsp now

@@ -1,0 +1,11 @@
+// Time: the PIT tick (100 Hz) and a TSC clock calibrated against it.
+#pragma once
+#include "types.h"
+
+#define TIMER_HZ 100
+
+void timer_init(void);
+void timer_tick(void);
+u64 time_ns(void);		// monotonic ns since boot
+u64 time_realtime_base(void);	// seconds since the epoch at boot (CMOS RTC)
+extern volatile u64 ticks;

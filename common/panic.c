@@ -1,0 +1,165 @@
+// panic(): a broken kernel invariant. Print why, the registers (when a trap frame is
+// at hand), a symbolised backtrace, then leave QEMU through isa-debug-exit.
+#include <stdarg.h>
+#include "kernel.h"
+#include "trap.h"
+#include "x86.h"
+#include "multiboot2.h"
+
+#define DEBUG_EXIT_PORT 0xf4	// -device isa-debug-exit,iobase=0xf4: QEMU exits (v << 1) | 1
+
+int vksnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+
+// Leave QEMU with exit status (code << 1) | 1; halt if the device is absent.
+void
+qemu_exit(int code)
+{
+	outb(DEBUG_EXIT_PORT, code);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+// ELF symbol table that GRUB loaded for us (multiboot2 ELF-sections tag).
+struct elf64_shdr {
+	u32 name, type;
+	u64 flags, addr, offset, size;
+	u32 link, info;
+	u64 addralign, entsize;
+};
+
+struct elf64_sym {
+	u32 name;
+	u8 info, other;
+	u16 shndx;
+	u64 value, size;
+};
+
+#define SHT_SYMTAB 2
+#define STT_FUNC 2
+
+static const struct elf64_sym *symtab;
+static size_t nsyms;
+static const char *strtab;
+
+// Find .symtab and its string table; GRUB puts non-allocated sections in low memory
+// and writes their physical address into sh_addr. Reserve them so pmm leaves them be.
+void
+symbols_init(void *tagp)
+{
+	struct mb2_tag_elf_sections *t = tagp;
+	if (!t || t->entsize != sizeof(struct elf64_shdr))
+		return;
+	const struct elf64_shdr *sh = (const void *)t->sections;
+	for (u32 i = 0; i < t->num; i++) {
+		if (sh[i].type != SHT_SYMTAB || sh[i].link >= t->num)
+			continue;
+		const struct elf64_shdr *str = &sh[sh[i].link];
+		if (sh[i].addr >= KERNBASE || str->addr >= KERNBASE || !sh[i].addr || !str->addr)
+			continue;
+		symtab = P2V(sh[i].addr);
+		nsyms = sh[i].size / sizeof(struct elf64_sym);
+		strtab = P2V(str->addr);
+		return;
+	}
+}
+
+// The function containing addr, or NULL. *offset = addr - symbol start.
+const char *
+symbol_lookup(u64 addr, u64 *offset)
+{
+	const struct elf64_sym *best = NULL;
+	for (size_t i = 0; i < nsyms; i++) {
+		const struct elf64_sym *s = &symtab[i];
+		if ((s->info & 0xf) != STT_FUNC || s->value > addr)
+			continue;
+		if (!best || s->value > best->value)
+			best = s;
+	}
+	if (!best || addr - best->value > MAX(best->size, 0x10000UL))
+		return NULL;
+	*offset = addr - best->value;
+	return strtab + best->name;
+}
+
+static void
+print_addr(u64 a)
+{
+	u64 off;
+	const char *name = symbol_lookup(a, &off);
+	if (name)
+		kprintf("  0x%016lx %s+0x%lx\n", a, name, off);
+	else
+		kprintf("  0x%016lx ?\n", a);
+}
+
+// Follow the rbp chain (the kernel is built with frame pointers).
+static void
+backtrace(u64 rip, u64 rbp)
+{
+	kprintf("backtrace:\n");
+	print_addr(rip);
+	for (int depth = 0; depth < 16 && rbp >= KERNBASE - (1UL << 40); depth++) {
+		if (rbp & 7)
+			break;
+		u64 *frame = (u64 *)rbp;
+		u64 ret = frame[1];
+		if (ret < KERNBASE)
+			break;
+		print_addr(ret);
+		rbp = frame[0];
+	}
+}
+
+void
+trap_dump(struct trapframe *tf)
+{
+	kprintf("trap %ld (%s) err=0x%lx cr2=0x%016lx\n", tf->vector, trap_name(tf->vector),
+		tf->err, read_cr2());
+	kprintf("rip=0x%016lx cs=0x%lx rflags=0x%lx rsp=0x%016lx ss=0x%lx\n", tf->rip, tf->cs,
+		tf->rflags, tf->rsp, tf->ss);
+	kprintf("rax=0x%016lx rbx=0x%016lx rcx=0x%016lx rdx=0x%016lx\n", tf->rax, tf->rbx,
+		tf->rcx, tf->rdx);
+	kprintf("rsi=0x%016lx rdi=0x%016lx rbp=0x%016lx r8 =0x%016lx\n", tf->rsi, tf->rdi,
+		tf->rbp, tf->r8);
+	kprintf("r9 =0x%016lx r10=0x%016lx r11=0x%016lx r12=0x%016lx\n", tf->r9, tf->r10,
+		tf->r11, tf->r12);
+	kprintf("r13=0x%016lx r14=0x%016lx r15=0x%016lx cr3=0x%016lx\n", tf->r13, tf->r14,
+		tf->r15, read_cr3());
+}
+
+static void __noreturn
+vpanic(struct trapframe *tf, const char *fmt, va_list ap)
+{
+	char msg[160];
+	cli();
+	vksnprintf(msg, sizeof msg, fmt, ap);
+	for (char *c = msg; *c; c++)
+		if (*c == '"')
+			*c = '\'';
+	klog("panic msg=\"%s\"", msg);
+	if (tf) {
+		trap_dump(tf);
+		backtrace(tf->rip, tf->rbp);
+	} else {
+		u64 rbp;
+		__asm__ volatile("mov %%rbp, %0" : "=r"(rbp));
+		backtrace((u64)__builtin_return_address(0), ((u64 *)rbp)[0]);
+	}
+	qemu_exit(1);
+}
+
+void
+panic(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vpanic(NULL, fmt, ap);
+}
+
+void
+panic_trap(struct trapframe *tf, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vpanic(tf, fmt, ap);
+}

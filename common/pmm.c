@@ -1,0 +1,126 @@
+// Physical memory: a bitmap of 4 KiB frames built from the multiboot2 memory map.
+// Frames that hold the kernel, the boot information, the initrd and the ELF symbol
+// table are reserved; so is everything below 1 MiB.
+#include "kernel.h"
+#include "mm.h"
+#include "multiboot2.h"
+
+#define MAX_PHYS (4UL << 30)	// frames above 4 GiB are not used
+#define NFRAMES (MAX_PHYS / PAGE_SIZE)
+
+static u64 bitmap[NFRAMES / 64];	// bit set = frame in use (or not RAM)
+static u64 nfree, total_bytes, search_from;
+extern char __kernel_end[];
+extern int direct_map_ready;
+
+// A pointer to physical memory: through the direct map once vm_init built it, before
+// that through the boot tables' KERNBASE window (the first 1 GiB).
+void *
+phys_ptr(u64 pa)
+{
+	if (direct_map_ready)
+		return P2V(pa);
+	if (pa >= (1UL << 30))
+		panic("phys_ptr: 0x%lx above 1 GiB before the direct map exists", pa);
+	return (void *)(pa + KERNBASE);
+}
+
+static void
+mark(u64 f, int used)
+{
+	u64 bit = 1UL << (f % 64);
+	if (used && !(bitmap[f / 64] & bit)) {
+		bitmap[f / 64] |= bit;
+		nfree--;
+	} else if (!used && (bitmap[f / 64] & bit)) {
+		bitmap[f / 64] &= ~bit;
+		nfree++;
+	}
+}
+
+void
+pmm_reserve(u64 start, u64 end)
+{
+	for (u64 f = start / PAGE_SIZE; f < ALIGN_UP(end, PAGE_SIZE) / PAGE_SIZE && f < NFRAMES; f++)
+		mark(f, 1);
+}
+
+void
+pmm_init(void *info)
+{
+	memset(bitmap, 0xff, sizeof bitmap);
+	mb2_for_each_tag(t, info) {
+		if (t->type != MB2_TAG_MMAP)
+			continue;
+		struct mb2_tag_mmap *m = (void *)t;
+		for (u8 *e = (u8 *)m->entries; e < (u8 *)t + t->size; e += m->entry_size) {
+			struct mb2_mmap_entry *r = (void *)e;
+			if (r->type != MB2_MEMORY_AVAILABLE)
+				continue;
+			total_bytes += r->len;
+			u64 lo = ALIGN_UP(r->addr, PAGE_SIZE), hi = ALIGN_DOWN(r->addr + r->len, PAGE_SIZE);
+			for (u64 a = lo; a < hi && a < MAX_PHYS; a += PAGE_SIZE)
+				mark(a / PAGE_SIZE, 0);
+		}
+	}
+	pmm_reserve(0, 1UL << 20);
+	pmm_reserve(1UL << 20, KIMG2P(__kernel_end));
+	u64 mbi = KIMG2P(info);	// kmain hands us the boot info through the KERNBASE map
+	pmm_reserve(mbi, mbi + ((struct mb2_info *)info)->total_size);
+	mb2_for_each_tag(t, info) {
+		if (t->type == MB2_TAG_MODULE) {
+			struct mb2_tag_module *m = (void *)t;
+			pmm_reserve(m->mod_start, m->mod_end);
+		}
+		if (t->type == MB2_TAG_ELF_SECTIONS) {
+			// Sections GRUB loaded outside the image (symbols) carry a low sh_addr.
+			struct mb2_tag_elf_sections *s = (void *)t;
+			for (u32 i = 0; i < s->num; i++) {
+				u64 *sh = (u64 *)(s->sections + i * s->entsize);
+				u64 addr = sh[2], size = sh[4];	// sh_addr, sh_size
+				if (addr && addr < KERNBASE)
+					pmm_reserve(addr, addr + size);
+			}
+		}
+	}
+	if (!nfree)
+		panic("pmm: the memory map has no usable RAM");
+}
+
+// One zeroed frame, or 0 when memory is exhausted.
+u64
+pmm_alloc(void)
+{
+	for (u64 n = 0; n < NFRAMES / 64; n++) {
+		u64 w = (search_from + n) % (NFRAMES / 64);
+		if (bitmap[w] == ~0UL)
+			continue;
+		u64 f = w * 64 + __builtin_ctzl(~bitmap[w]);
+		mark(f, 1);
+		search_from = w;
+		memset(phys_ptr(f * PAGE_SIZE), 0, PAGE_SIZE);
+		return f * PAGE_SIZE;
+	}
+	return 0;
+}
+
+void
+pmm_free(u64 pa)
+{
+	u64 f = pa / PAGE_SIZE;
+	if (pa % PAGE_SIZE || f >= NFRAMES || !(bitmap[f / 64] & (1UL << (f % 64))))
+		panic("pmm_free: bad frame 0x%lx", pa);
+	mark(f, 0);
+}
+
+u64
+pmm_free_count(void)
+{
+	return nfree;
+}
+
+u64
+pmm_total_bytes(void)
+{
+	return total_bytes;
+}

@@ -1,0 +1,52 @@
+; swtch.asm — switch kernel threads of control, and the first entry to ring 3.
+
+%include "trapframe.inc"
+
+; struct context offsets (common/include/proc.h)
+CTX_RSP equ 0
+CTX_RBX equ 8
+CTX_RBP equ 16
+CTX_R12 equ 24
+CTX_R13 equ 32
+CTX_R14 equ 40
+CTX_R15 equ 48
+CTX_RIP equ 56
+
+section .text
+
+; void swtch(struct context *old, struct context *new)
+; State on entry: rdi = old, rsi = new, IF = 0, [rsp] = return address.
+; Saves the callee-saved registers, rsp and the return address into *old, loads
+; *new and jumps to new->rip. The caller-saved registers need no saving: the C
+; caller of swtch already assumes they are clobbered.
+global swtch
+swtch:
+	pop rax                         ; where old resumes: our caller
+	mov [rdi + CTX_RSP], rsp
+	mov [rdi + CTX_RBX], rbx
+	mov [rdi + CTX_RBP], rbp
+	mov [rdi + CTX_R12], r12
+	mov [rdi + CTX_R13], r13
+	mov [rdi + CTX_R14], r14
+	mov [rdi + CTX_R15], r15
+	mov [rdi + CTX_RIP], rax
+
+	mov rsp, [rsi + CTX_RSP]
+	mov rbx, [rsi + CTX_RBX]
+	mov rbp, [rsi + CTX_RBP]
+	mov r12, [rsi + CTX_R12]
+	mov r13, [rsi + CTX_R13]
+	mov r14, [rsi + CTX_R14]
+	mov r15, [rsi + CTX_R15]
+	jmp [rsi + CTX_RIP]
+
+; void user_enter(struct trapframe *tf)
+; State on entry: rdi = a trap frame holding the user registers (the process's
+; init_tf), IF = 0, CR3 = the process's address space. Never returns: IRETQ loads
+; cs:rip, rflags (IF=1) and ss:rsp from the frame and drops to ring 3.
+global user_enter
+user_enter:
+	mov rsp, rdi
+	POP_GPRS
+	add rsp, 16                     ; skip tf.vector and tf.err
+	iretq

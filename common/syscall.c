@@ -1,0 +1,87 @@
+// System-call setup (the SYSCALL MSRs) and the dispatcher that syscall_entry calls.
+// The entry stub itself is per phase: labs/phaseN/entry.asm.
+#include "kernel.h"
+#include "syscall.h"
+#include "proc.h"
+#include "trap.h"
+#include "x86.h"
+
+// Bits SYSCALL clears in RFLAGS on entry, and why each one:
+//   IF  no interrupt may arrive while rsp still points at the user stack;
+//   TF  a single-step trap would fire in ring 0, on the user stack;
+//   DF  the C ABI requires DF=0 and user code may have left it set;
+//   AC  alignment checks are for user code; with SMAP, AC=1 would open user memory;
+//   NT  a stale nested-task flag would make a later IRETQ fault.
+#define FMASK_BITS (RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT)
+
+// STAR[47:32]: SYSCALL loads CS from it and SS = CS + 8 (kernel code 0x08, data 0x10).
+// STAR[63:48]: SYSRETQ loads CS = base + 16 and SS = base + 8, both with RPL 3:
+// base 0x10 gives user data 0x18 and user code 0x20, the GDT's order.
+#define STAR_VALUE (((u64)SEL_KDATA << 48) | ((u64)SEL_KCODE << 32))
+
+extern char syscall_entry[];
+struct trapframe *syscall_tf;
+
+static const syscall_fn syscalls[NSYSCALL] = {
+	[SYS_read] = sys_read,
+	[SYS_write] = sys_write,
+	[SYS_mmap] = sys_mmap,
+	[SYS_munmap] = sys_munmap,
+	[SYS_brk] = sys_brk,
+	[SYS_ioctl] = sys_ioctl,
+	[SYS_writev] = sys_writev,
+	[SYS_sched_yield] = sys_sched_yield,
+	[SYS_nanosleep] = sys_nanosleep,
+	[SYS_getpid] = sys_getpid,
+	[SYS_exit] = sys_exit,
+	[SYS_arch_prctl] = sys_arch_prctl,
+	[SYS_set_tid_address] = sys_set_tid_address,
+	[SYS_clock_gettime] = sys_clock_gettime,
+	[SYS_exit_group] = sys_exit,
+	[SYS_kstack_info] = sys_kstack_info,
+	[SYS_kstack_scribble] = sys_kstack_scribble,
+	[SYS_kstack_peek] = sys_kstack_peek,
+	[SYS_kstack_burn] = sys_kstack_burn,
+};
+
+void
+syscall_init(void)
+{
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+	wrmsr(MSR_STAR, STAR_VALUE);
+	wrmsr(MSR_LSTAR, (u64)syscall_entry);
+	wrmsr(MSR_FMASK, FMASK_BITS);
+}
+
+// Called by syscall_entry with the user's registers in *tf; the result goes back
+// in tf->rax. tf->err is stamped with the caller's pid on the way in and checked on
+// the way out: if another process's frame sits there now, the kernel stack was
+// shared and reused under us (phase 1's flaw), and the caller cannot safely return.
+void
+syscall_dispatch(struct trapframe *tf)
+{
+	u64 nr = tf->rax;
+	long ret = -ENOSYS;
+	tf->err = current->pid;
+	syscall_tf = tf;
+	if (nr < NSYSCALL && syscalls[nr])
+		ret = syscalls[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
+	if (tf->err != (u64)current->pid) {
+		klog("kstack-clobbered pid=%d frame-owner=%ld", current->pid, (long)tf->err);
+		proc_kill(current, "kstack-clobbered", tf->rip, 0);
+	}
+	tf->rax = ret;
+	// SYSRET to a non-canonical rip would fault in ring 0 on the user's stack.
+	if (tf->rip >= USER_TOP)
+		proc_kill(current, "bad-sysret-rip", tf->rip, 0);
+}
+
+// Phases 2 and 3: syscall_entry found rsp at the fallback stack, meaning no process
+// stack was published before a process ran.
+long
+sys_fallback_panic(void)
+{
+	panic("system call entered on the fallback stack (pid %d): the scheduler did not "
+	      "publish this process's kernel stack",
+	      current ? current->pid : -1);
+}

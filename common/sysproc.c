@@ -1,0 +1,108 @@
+// Process and time system calls: exit, getpid, sched_yield, nanosleep,
+// clock_gettime, set_tid_address, arch_prctl.
+#include "kernel.h"
+#include "syscall.h"
+#include "mm.h"
+#include "proc.h"
+#include "timer.h"
+#include "x86.h"
+
+#define NSEC 1000000000UL
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_MONOTONIC_COARSE 6
+#define CLOCK_BOOTTIME 7
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+
+struct timespec {
+	s64 sec, nsec;
+};
+
+long
+sys_exit(u64 status, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
+	 u64 a5 __unused)
+{
+	proc_exit(status);
+}
+
+long
+sys_getpid(u64 a0 __unused, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
+	   u64 a4 __unused, u64 a5 __unused)
+{
+	return current->pid;
+}
+
+long
+sys_sched_yield(u64 a0 __unused, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
+		u64 a4 __unused, u64 a5 __unused)
+{
+	sched_yield();
+	return 0;
+}
+
+long
+sys_nanosleep(u64 ureq, u64 urem __unused, u64 a2 __unused, u64 a3 __unused,
+	      u64 a4 __unused, u64 a5 __unused)
+{
+	struct timespec req;
+	if (copy_from_user(&req, ureq, sizeof req) < 0)
+		return -EFAULT;
+	if (req.sec < 0 || req.nsec < 0 || req.nsec >= (s64)NSEC)
+		return -EINVAL;
+	u64 ns = (u64)req.sec > 1000000000UL ? ~0UL / 2 : req.sec * NSEC + req.nsec;
+	proc_sleep_until(time_ns() + ns);
+	return 0;
+}
+
+long
+sys_clock_gettime(u64 clk, u64 utp, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
+		  u64 a5 __unused)
+{
+	u64 ns = time_ns();
+	struct timespec ts = { ns / NSEC, ns % NSEC };
+	switch (clk) {
+	case CLOCK_REALTIME:
+	case CLOCK_REALTIME_COARSE:
+		ts.sec += time_realtime_base();
+		break;
+	case CLOCK_MONOTONIC:
+	case CLOCK_MONOTONIC_RAW:
+	case CLOCK_MONOTONIC_COARSE:
+	case CLOCK_BOOTTIME:
+		break;
+	default:
+		return -EINVAL;
+	}
+	return copy_to_user(utp, &ts, sizeof ts);
+}
+
+// No threads: the clear-child-tid address is never used. Returns the tid (= pid).
+long
+sys_set_tid_address(u64 tidptr __unused, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
+		    u64 a4 __unused, u64 a5 __unused)
+{
+	return current->pid;
+}
+
+// The FS base holds musl's thread pointer; it is saved per process and reloaded
+// into MSR_FS_BASE on every switch to that process.
+long
+sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
+	       u64 a5 __unused)
+{
+	switch (code) {
+	case ARCH_SET_FS:
+		if (addr >= USER_TOP)
+			return -EPERM;
+		current->fs_base = addr;
+		wrmsr(MSR_FS_BASE, addr);
+		return 0;
+	case ARCH_GET_FS:
+		return copy_to_user(addr, &current->fs_base, sizeof(u64));
+	default:
+		return -EINVAL;
+	}
+}

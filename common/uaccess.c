@@ -1,0 +1,43 @@
+// Access to user memory. The kernel runs on the user's page tables (CR3 = the
+// process's PML4), so after the checks below it reads and writes user addresses
+// directly. One CPU and IF=0 in the kernel: nothing can unmap a page between the
+// check and the copy.
+#include "kernel.h"
+#include "mm.h"
+#include "proc.h"
+
+// [va, va+len) is canonical, below USER_TOP, does not wrap, and every page is mapped
+// present + user (+ writable when write).
+int
+user_range_ok(u64 va, u64 len, int write)
+{
+	if (len == 0)
+		return 1;
+	if (va >= USER_TOP || len > USER_TOP - va)
+		return 0;
+	if (!current || !current->pml4)
+		return 0;
+	u64 need = PTE_P | PTE_U | (write ? PTE_W : 0);
+	for (u64 p = ALIGN_DOWN(va, PAGE_SIZE); p < va + len; p += PAGE_SIZE)
+		if ((vm_lookup(current->pml4, p) & need) != need)
+			return 0;
+	return 1;
+}
+
+int
+copy_from_user(void *dst, u64 usrc, size_t len)
+{
+	if (!user_range_ok(usrc, len, 0))
+		return -EFAULT;
+	memcpy(dst, (const void *)usrc, len);
+	return 0;
+}
+
+int
+copy_to_user(u64 udst, const void *src, size_t len)
+{
+	if (!user_range_ok(udst, len, 1))
+		return -EFAULT;
+	memcpy((void *)udst, src, len);
+	return 0;
+}

@@ -1,0 +1,45 @@
+; entry.asm — phase 1: the system-call entry on ONE global kernel stack.
+;
+; This is the deliberate design of phase 1, and its flaw: every process enters the
+; kernel at the same kernel_stack_top, and the user rsp waits in one global slot
+; for the whole call. While one process is blocked in the kernel (nanosleep,
+; sched_yield), the next one to make a system call reuses the same stack bytes and
+; overwrites the first one's frames and saved rsp. Lab 2 fixes it.
+
+%include "trapframe.inc"
+
+extern syscall_dispatch
+extern kstack_global_top
+
+section .bss
+global syscall_user_rsp
+syscall_user_rsp: resq 1       ; THE user rsp of whoever is in a system call
+
+section .text
+
+; syscall_entry — state on entry (set by the SYSCALL instruction):
+;   rax = system call number   rdi rsi rdx r10 r8 r9 = arguments
+;   rcx = user rip             r11 = user rflags
+;   rsp = USER stack (untrusted)   IF = 0 (FMASK)   CPL = 0   cs/ss = kernel
+global syscall_entry
+syscall_entry:
+	mov [rel syscall_user_rsp], rsp       ; the one global slot
+	mov rsp, [rel kstack_global_top]      ; the one global stack
+
+	push qword SEL_UDATA            ; tf.ss
+	push qword [rel syscall_user_rsp] ; tf.rsp
+	push r11                        ; tf.rflags (saved by SYSCALL)
+	push qword SEL_UCODE            ; tf.cs
+	push rcx                        ; tf.rip (saved by SYSCALL)
+	push qword 0                    ; tf.err (syscall_dispatch stamps the pid here)
+	push qword T_SYSCALL            ; tf.vector
+	PUSH_GPRS
+	mov rdi, rsp                    ; struct trapframe *
+	call syscall_dispatch
+
+	POP_GPRS                        ; rax = the result syscall_dispatch stored
+	add rsp, 16                     ; drop tf.vector, tf.err
+	mov rcx, [rsp]                  ; tf.rip
+	mov r11, [rsp + 16]             ; tf.rflags
+	mov rsp, [rel syscall_user_rsp] ; back to the user stack, from the global slot
+	o64 sysret

@@ -1,0 +1,16 @@
+#!/bin/sh
+# gdbinit.sh PHASE PORT — the GDB script `make gdb` runs. GRUB starts the kernel in
+# 32-bit mode; telling GDB the architecture before connecting keeps it from locking
+# onto i386 and misreading 64-bit registers later.
+phase=$1 port=$2
+top=$(cd "$(dirname "$0")/.." && pwd)
+cat <<GDB
+set pagination off
+set confirm off
+set architecture i386:x86-64
+file $top/build/phase$phase/kernel.elf
+target remote localhost:$port
+GDB
+if [ -f "$top/tools/gdb/stacklabs.py" ]; then
+	echo "source $top/tools/gdb/stacklabs.py"
+fi
