@@ -56,10 +56,10 @@ struct elf64_phdr {
 static const char *
 check_header(const struct elf64_ehdr *eh, size_t size)
 {
+	if (size < 4 || memcmp(eh->ident, "\177ELF", 4) != 0)
+		return "not an ELF file (bad magic)";
 	if (size < sizeof *eh)
 		return "file too small for an ELF header";
-	if (memcmp(eh->ident, "\177ELF", 4) != 0)
-		return "not an ELF file (bad magic)";
 	if (eh->ident[4] != 2)
 		return "not a 64-bit ELF (EI_CLASS)";
 	if (eh->ident[5] != 1)

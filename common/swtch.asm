@@ -19,7 +19,7 @@ section .text
 ; Saves the callee-saved registers, rsp and the return address into *old, loads
 ; *new and jumps to new->rip. The caller-saved registers need no saving: the C
 ; caller of swtch already assumes they are clobbered.
-global swtch
+global swtch:function
 swtch:
 	pop rax                         ; where old resumes: our caller
 	mov [rdi + CTX_RSP], rsp
@@ -44,7 +44,7 @@ swtch:
 ; State on entry: rdi = a trap frame holding the user registers (the process's
 ; init_tf), IF = 0, CR3 = the process's address space. Never returns: IRETQ loads
 ; cs:rip, rflags (IF=1) and ss:rsp from the frame and drops to ring 3.
-global user_enter
+global user_enter:function
 user_enter:
 	mov rsp, rdi
 	POP_GPRS

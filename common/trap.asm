@@ -36,7 +36,7 @@ trap_common:
 	cld                     ; the C ABI wants DF = 0
 	mov rdi, rsp            ; struct trapframe *
 	call trap
-global trap_return
+global trap_return:function
 trap_return:
 	POP_GPRS
 	add rsp, 16             ; drop tf.vector and tf.err

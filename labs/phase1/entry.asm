@@ -21,7 +21,7 @@ section .text
 ;   rax = system call number   rdi rsi rdx r10 r8 r9 = arguments
 ;   rcx = user rip             r11 = user rflags
 ;   rsp = USER stack (untrusted)   IF = 0 (FMASK)   CPL = 0   cs/ss = kernel
-global syscall_entry
+global syscall_entry:function
 syscall_entry:
 	mov [rel syscall_user_rsp], rsp       ; the one global slot
 	mov rsp, [rel kstack_global_top]      ; the one global stack

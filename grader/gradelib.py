@@ -1,0 +1,906 @@
+"""gradelib — the machinery under grade.py, in the manner of MIT's gradelib.
+
+A test is one small function, registered with its name, points and title:
+
+    @test("hello", 5, "`run hello world` greets and exits 0")
+    def hello(m):
+        r = m.run("hello world")
+        r.expect_line(r"^Hello, world!")
+        r.expect_exit(0, 0)
+
+It receives a Machine: a fresh QEMU that has already reached the monitor prompt.
+Anything that goes wrong raises Verdict, whose kind says how the test failed:
+
+    wrong    the output is not what was expected (expected lines against what came back)
+    timeout  no prompt within the time limit (a hang)
+    panic    the kernel printed "[k] panic" (the line and the register dump are the evidence)
+    reset    QEMU exited with status 0: a triple fault under -no-reboot, never a pass
+    exit     QEMU exited unexpectedly with another status
+    flood    the serial output passed OUTPUT_CAP
+    missing  "[k] load-error ... reason=\"not found\"" for a program the test runs
+    build    `make labN` or the grader's own build failed
+    grader   a bug in the grader itself (a Python exception)
+
+Every program a test runs gets a fresh nonce on its command line.  A program proves it
+ran by printing "RESULT <payload> tag=<fnv1a64 of nonce|payload, 16 hex>"; a RESULT
+line whose tag matches none of the nonces handed out does not count.
+
+Python 3 standard library only.
+"""
+
+import atexit
+import codecs
+import ctypes
+import os
+import re
+import secrets
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+# The grader's own tree: its programs, headers and tools are the ones used, always.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ---------------------------------------------------------------------------
+# Limits.  Measured on a 2-core machine: a boot through GRUB takes about 1 s of
+# TCG; every command of the public tests finishes in well under 2 s.  A hang costs
+# at most BOOT_TIMEOUT or one command's timeout.  STACKLABS_TIMEOUT_SCALE stretches
+# them all on slow machines.
+
+TIMEOUT_SCALE = float(os.environ.get("STACKLABS_TIMEOUT_SCALE", "1"))
+BOOT_TIMEOUT = 15.0
+CMD_TIMEOUT = 10.0
+# After "[k] panic", how long to keep reading for the register dump and backtrace.
+PANIC_GRACE = 2.0
+# A kernel that writes more than this to the serial port fails with "flood".
+OUTPUT_CAP = 1 << 20
+
+# Every QEMU the grader starts carries this variable; the self-test looks for
+# leftovers by it.
+MARK_VAR = "STACKLABS_GRADER_RUN"
+
+QEMU_FLAGS = [
+    "-machine", "pc,accel=tcg",
+    "-cpu", "qemu64",
+    "-m", "128M",
+    "-nographic",
+    "-no-reboot",
+    "-serial", "stdio",
+    "-display", "none",
+    "-monitor", "none",
+    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    "-icount", "shift=0,sleep=off",
+    # Straight to the CD: SeaBIOS's default order first times out on floppy and disk,
+    # which under -icount costs 6 s of busy-waiting per boot.
+    "-boot", "order=d",
+]
+
+
+def qemu_argv(iso):
+    """The grading QEMU command line for one ISO.  STACKLABS_QEMU replaces the binary
+    (the self-test points it at a fake kernel)."""
+    binary = shlex.split(os.environ.get("STACKLABS_QEMU", "qemu-system-x86_64"))
+    return binary + QEMU_FLAGS + ["-cdrom", iso]
+
+
+# ---------------------------------------------------------------------------
+# Nonces and tags.
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+
+
+def fnv1a64(data):
+    """FNV-1a 64 of bytes (or of a str's UTF-8 bytes)."""
+    if isinstance(data, str):
+        data = data.encode()
+    h = FNV_OFFSET
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def tag(nonce, payload):
+    """The tag a test program prints after payload: fnv1a64("<nonce>|<payload>")."""
+    return "%016x" % fnv1a64("%s|%s" % (nonce, payload))
+
+
+def new_nonce():
+    """16 fresh hex characters."""
+    return secrets.token_hex(8)
+
+
+def xorshift_bytes(nonce, n):
+    """The first n bytes of stacklabs.h's sl_rng seeded with nonce (a secret the
+    grader can recompute)."""
+    s = fnv1a64(nonce) | 1
+    out = bytearray()
+    mask = 0xFFFFFFFFFFFFFFFF
+    while len(out) < n:
+        s ^= s >> 12
+        s = (s ^ (s << 25)) & mask
+        s ^= s >> 27
+        out += ((s * 0x2545F4914F6CDD1D) & mask).to_bytes(8, "little")
+    return bytes(out[:n])
+
+
+# ---------------------------------------------------------------------------
+# Child processes.  Each starts in its own process group; reap() kills the whole
+# group.  kill_all() runs at exit and on SIGTERM/SIGHUP, so nothing outlives us.
+
+_live = {}
+_live_lock = threading.Lock()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    # Runs in the child between fork and exec: if the grader is SIGKILLed, the
+    # kernel sends the child SIGKILL too (best effort: Linux only).
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except Exception:
+        pass
+
+
+def spawn(argv, **kw):
+    """Popen argv in a new process group that kill_all() knows about."""
+    env = dict(kw.pop("env", None) or os.environ)
+    env[MARK_VAR] = str(os.getpid())
+    p = subprocess.Popen(argv, start_new_session=True, env=env,
+                         preexec_fn=_die_with_parent, **kw)
+    with _live_lock:
+        _live[p.pid] = p
+    return p
+
+
+def reap(p):
+    """Kill p's process group (whatever is still in it) and collect p."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    with _live_lock:
+        _live.pop(p.pid, None)
+
+
+def kill_all():
+    """Kill every process group the grader started and has not reaped yet."""
+    with _live_lock:
+        procs = list(_live.values())
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _on_signal(signum, frame):
+    kill_all()
+    os._exit(128 + signum)
+
+
+atexit.register(kill_all)
+if threading.current_thread() is threading.main_thread():
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_sig, _on_signal)
+
+
+def run_cmd(argv, timeout, cwd=None, env=None):
+    """Run argv to completion (killed after timeout).  Returns (status, output text);
+    status None means it timed out."""
+    p = spawn(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        return None, "(killed after %d s)" % timeout
+    finally:
+        reap(p)
+
+
+# ---------------------------------------------------------------------------
+# Verdicts.
+
+class Verdict(Exception):
+    """How a test failed, with the evidence: expected lines against what came back."""
+
+    def __init__(self, kind, message, expected=None, got=None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.expected = list(expected or [])
+        self.got = list(got or [])
+
+
+def fail(message, expected=None, got=None):
+    """Fail the running test with "wrong output"."""
+    raise Verdict("wrong", message, expected, got)
+
+
+# ---------------------------------------------------------------------------
+# Kernel output.
+
+KLINE = re.compile(r"^\[k\] ([\w-]+)(.*)$")
+FIELD = re.compile(r'([\w-]+)=("[^"]*"|\S+)')
+RESULT = re.compile(r"^RESULT (.*) tag=([0-9a-fA-F]{16})\s*$")
+
+
+def fields(text):
+    """key=value pairs of text (quoted values unquoted) as a dict."""
+    return {k: v.strip('"') for k, v in FIELD.findall(text)}
+
+
+def klines(lines, event=None):
+    """The [k] lines among lines as (event, fields) pairs, of one event if given."""
+    out = []
+    for ln in lines:
+        mo = KLINE.match(ln)
+        if mo and (event is None or mo.group(1) == event):
+            out.append((mo.group(1), fields(mo.group(2))))
+    return out
+
+
+def as_int(v, default=None):
+    """v as an integer (decimal or 0x hex), default when it is not one."""
+    try:
+        return int(v, 0)
+    except (TypeError, ValueError):
+        return default
+
+
+class Instance:
+    """One program of one `run` command: its name, arguments and nonce, and once the
+    command is done its pid, its end, and its RESULT lines."""
+
+    def __init__(self, index, words, nonce):
+        self.index = index
+        self.prog = words[0]
+        self.words = words
+        self.nonce = nonce
+        self.pid = None
+        self.status = None      # exit status, if it exited
+        self.kill = None        # fields of its [k] kill line, if it was killed
+        self.results = []       # dicts of fields of RESULT lines bound to its nonce
+
+    def label(self):
+        pid = "pid %s" % self.pid if self.pid is not None else "never spawned"
+        return "%s #%d (%s)" % (self.prog, self.index + 1, pid)
+
+
+class Run:
+    """The output of one `run` command, parsed and checked against its nonces."""
+
+    def __init__(self, command, instances, lines):
+        self.command = command
+        self.instances = instances
+        self.lines = lines
+        self.rejected = []      # RESULT lines whose tag matches no nonce
+        self.valid = []         # fields of every RESULT line whose tag matches a nonce
+        self._parse()
+
+    def _parse(self):
+        spawns = [f for _, f in klines(self.lines, "spawn")]
+        for inst, f in zip(self.instances, spawns):
+            inst.pid = as_int(f.get("pid"))
+        by_pid = {i.pid: i for i in self.instances if i.pid is not None}
+        self.stray = []         # exit/kill lines for pids this command never spawned
+        for ev, f in klines(self.lines):
+            if ev not in ("exit", "kill"):
+                continue
+            inst = by_pid.get(as_int(f.get("pid")))
+            if inst is None:
+                self.stray.append("[k] %s %s" % (ev, " ".join("%s=%s" % kv for kv in f.items())))
+            elif ev == "exit":
+                inst.status = as_int(f.get("status"))
+            else:
+                inst.kill = f
+        for ln in self.lines:
+            if not ln.startswith("RESULT"):
+                continue
+            mo = RESULT.match(ln)
+            owners = []
+            if mo:
+                payload, t = mo.group(1), mo.group(2).lower()
+                owners = [i for i in self.instances if i.nonce and tag(i.nonce, payload) == t]
+            if not owners:
+                self.rejected.append(ln)
+                continue
+            f = fields(payload)
+            self.valid.append(f)
+            # Programs that share a nonce (to share a secret) are told apart by pid.
+            if len(owners) > 1 and "pid" in f:
+                owners = [i for i in owners if i.pid == as_int(f["pid"])] or owners
+            if len(owners) == 1:
+                owners[0].results.append(f)
+
+    # --- checks a test calls -------------------------------------------------
+
+    def check_pids(self):
+        """Every program was spawned once, and every exit/kill line names a pid of
+        this command's spawn lines."""
+        for inst in self.instances:
+            if inst.pid is None:
+                fail("no `[k] spawn` line for %s" % inst.label(),
+                     ["[k] spawn pid=N prog=%s" % inst.prog], self.lines)
+        if self.stray:
+            fail("exit/kill line for a pid this command never spawned",
+                 ["pids %s" % [i.pid for i in self.instances]], self.stray)
+
+    def expect_line(self, regex, what=None):
+        """Some output line matches regex; returns its match."""
+        rx = re.compile(regex)
+        for ln in self.lines:
+            mo = rx.search(ln)
+            if mo:
+                return mo
+        fail("no line matching %s" % (what or regex), [regex], self.lines)
+
+    def expect_exit(self, i, status=0):
+        """Program i exited (not killed) with status."""
+        self.check_pids()
+        inst = self.instances[i]
+        if inst.kill is not None:
+            fail("%s was killed" % inst.label(),
+                 ["[k] exit pid=%s status=%d" % (inst.pid, status)],
+                 ["[k] kill pid=%s %s" % (inst.pid, " ".join(
+                     "%s=%s" % kv for kv in inst.kill.items() if kv[0] != "pid"))])
+        if inst.status != status:
+            got = ["[k] exit pid=%s status=%s" % (inst.pid, inst.status)] \
+                if inst.status is not None else ["(no exit line for pid %s)" % inst.pid]
+            fail("%s did not exit with status %d" % (inst.label(), status),
+                 ["[k] exit pid=%s status=%d" % (inst.pid, status)], got)
+
+    def expect_kill(self, i, reason):
+        """Program i was killed with reason; returns the kill line's fields."""
+        self.check_pids()
+        inst = self.instances[i]
+        want = "[k] kill pid=%s reason=%s" % (inst.pid, reason)
+        if inst.kill is None:
+            got = ["[k] exit pid=%s status=%s" % (inst.pid, inst.status)] \
+                if inst.status is not None else self.lines
+            fail("%s was not killed" % inst.label(), [want], got)
+        if inst.kill.get("reason") != reason:
+            fail("%s was killed for the wrong reason" % inst.label(), [want],
+                 ["[k] kill pid=%s reason=%s" % (inst.pid, inst.kill.get("reason"))])
+        return inst.kill
+
+    def result(self, i, **want):
+        """Program i's one valid RESULT line as a dict; with want, each key must hold
+        that value (compared as text)."""
+        inst = self.instances[i]
+        if not inst.results and inst.kill is not None:
+            fail("%s was killed before it printed its RESULT line" % inst.label(),
+                 ["RESULT ... tag=..."], ["[k] kill pid=%s %s" % (inst.pid, " ".join(
+                     "%s=%s" % kv for kv in inst.kill.items() if kv[0] != "pid"))])
+        if not inst.results:
+            why = "no RESULT line carrying the tag of %s's nonce" % inst.label()
+            if self.rejected:
+                why += " (%d RESULT line(s) with a wrong or missing tag ignored)" % len(self.rejected)
+            fail(why, ["RESULT ... tag=<fnv1a64 of %s|payload>" % inst.nonce],
+                 self.rejected or self.lines)
+        r = inst.results[-1]
+        if "pid" in r and inst.pid is not None and as_int(r["pid"]) != inst.pid:
+            fail("%s: RESULT reports pid %s" % (inst.label(), r["pid"]),
+                 ["pid=%s" % inst.pid], ["pid=%s" % r["pid"]])
+        bad = ["%s=%s" % (k, r.get(k)) for k, v in want.items() if r.get(k) != str(v)]
+        if bad:
+            fail("%s: RESULT fields differ" % inst.label(),
+                 ["%s=%s" % kv for kv in want.items()],
+                 ["RESULT " + " ".join("%s=%s" % kv for kv in r.items())])
+        return r
+
+    def find(self, **want):
+        """The one valid RESULT line (any program's) whose fields hold want."""
+        hits = [f for f in self.valid if all(f.get(k) == str(v) for k, v in want.items())]
+        if len(hits) != 1:
+            fail("%d valid RESULT lines with %s" % (len(hits), " ".join("%s=%s" % kv for kv in want.items())),
+                 ["one RESULT ... %s ... tag=<nonce's tag>" % " ".join("%s=%s" % kv for kv in want.items())],
+                 [ln for ln in self.lines if ln.startswith("RESULT")] or self.lines)
+        return hits[0]
+
+    def field(self, i, key):
+        """Integer field key of program i's RESULT line."""
+        r = self.result(i)
+        v = as_int(r.get(key))
+        if v is None:
+            fail("%s: RESULT has no integer %s" % (self.instances[i].label(), key),
+                 ["%s=<number>" % key], ["RESULT " + " ".join("%s=%s" % kv for kv in r.items())])
+        return v
+
+
+# ---------------------------------------------------------------------------
+# One QEMU.
+
+class Machine:
+    """A fresh QEMU running one kernel ISO, driven through the monitor on its serial
+    port.  The serial log is written to log_path as it arrives."""
+
+    def __init__(self, iso, lab, log_path):
+        self.iso = iso
+        self.lab = lab
+        self.log_path = log_path
+        self.prompt = re.compile(r"^lab%d> " % lab, re.M)
+        self.proc = None
+        self.buf = ""           # everything read so far, decoded
+        self.pos = 0            # where the unread part starts (after the last prompt)
+        self.nbytes = 0
+        self.eof = False
+        self.panic_at = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.commands = []      # what the test sent, for the evidence
+        self.booted = False
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        argv = qemu_argv(self.iso)
+        self.log.write(("# %s\n" % " ".join(shlex.quote(a) for a in argv)).encode())
+        self.proc = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+        self.fd = self.proc.stdout.fileno()
+
+    def close(self):
+        if self.proc is not None:
+            reap(self.proc)
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if getattr(self, "log", None):
+            self.log.close()
+
+    # --- reading ---------------------------------------------------------------
+
+    def _fill(self, deadline):
+        """Wait until deadline for more output and append it to buf."""
+        left = deadline - time.monotonic()
+        if left <= 0 or self.eof:
+            return
+        ready, _, _ = select.select([self.fd], [], [], left)
+        if not ready:
+            return
+        data = os.read(self.fd, 65536)
+        if not data:
+            self.eof = True
+            return
+        self.nbytes += len(data)
+        self.log.write(data)
+        self.log.flush()
+        if self.nbytes > OUTPUT_CAP:
+            raise Verdict("flood", "the kernel wrote more than %d bytes to the serial port; "
+                          "stopped reading" % OUTPUT_CAP, got=[ln[:100] for ln in self._tail(3)])
+        self.buf += self._decoder.decode(data)
+
+    def _tail(self, n=20):
+        lines = self.buf.replace("\r", "").split("\n")
+        return [ln[:200] for ln in lines[-n:]]
+
+    def _exit_status(self):
+        try:
+            return self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _check_panic(self):
+        """Raise the panic verdict once "[k] panic" has appeared at a line start."""
+        i = self.buf.find("[k] panic")
+        while i > 0 and self.buf[i - 1] != "\n":
+            i = self.buf.find("[k] panic", i + 1)
+        if i < 0:
+            return
+        deadline = time.monotonic() + PANIC_GRACE * TIMEOUT_SCALE
+        while not self.eof and time.monotonic() < deadline:
+            self._fill(deadline)
+        lines = self.buf[i:].replace("\r", "").split("\n")
+        status = self._exit_status() if self.eof else None
+        note = "" if status is None else " (QEMU exited %d)" % status
+        raise Verdict("panic", "kernel panic" + note, got=[ln[:200] for ln in lines[:40]])
+
+    def _died(self, during):
+        status = self._exit_status()
+        self._check_panic()
+        if status == 0:
+            raise Verdict("reset", "QEMU exited with status 0 %s: a triple fault or reset "
+                          "under -no-reboot (never a pass)" % during, got=self._tail())
+        if status == 3:
+            raise Verdict("panic", "QEMU exited with status 3 (the kernel's panic exit) %s "
+                          "without a [k] panic line" % during, got=self._tail())
+        raise Verdict("exit", "QEMU exited unexpectedly with status %s %s" % (status, during),
+                      got=self._tail())
+
+    def _until_prompt(self, during, timeout):
+        """Read until the next prompt; returns the text before it."""
+        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
+        while True:
+            self._check_panic()
+            mo = self.prompt.search(self.buf, self.pos)
+            if mo:
+                text = self.buf[self.pos:mo.start()]
+                self.pos = mo.end()
+                return text
+            if self.eof:
+                self._died(during)
+            if time.monotonic() >= deadline:
+                since = _lines(self.buf[self.pos:])[-20:]
+                raise Verdict("timeout", "no `lab%d> ` prompt within %.0f s %s (a hang)"
+                              % (self.lab, timeout * TIMEOUT_SCALE, during),
+                              expected=["lab%d> " % self.lab], got=since)
+            self._fill(deadline)
+
+    # --- what tests call -----------------------------------------------------------
+
+    def boot(self, timeout=BOOT_TIMEOUT):
+        """Wait for the first prompt.  Returns the boot lines."""
+        text = self._until_prompt("while booting", timeout)
+        self.booted = True
+        return _lines(text)
+
+    def cmd(self, line, timeout=CMD_TIMEOUT):
+        """Type line at the monitor and return the output lines up to the next prompt
+        (without the echo of line)."""
+        self.commands.append(line)
+        try:
+            self.proc.stdin.write(line.encode() + b"\r")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.eof = True
+        lines = _lines(self._until_prompt("after `%s`" % line, timeout))
+        if lines and lines[0].strip().endswith(line.strip()):
+            lines = lines[1:]
+        return lines
+
+    def run(self, *programs, timeout=CMD_TIMEOUT, nonce=None):
+        """`run` the programs at once (joined with " & ").  Each program is a string of
+        words in which "{nonce}" becomes a fresh nonce (or the nonce given).  Returns a
+        Run.  A program the kernel cannot find fails the test as "missing"."""
+        instances = []
+        for i, spec in enumerate(programs):
+            n = nonce or new_nonce()
+            words = spec.replace("{nonce}", n).split()
+            instances.append(Instance(i, words, n if "{nonce}" in spec else None))
+        command = "run " + " & ".join(" ".join(inst.words) for inst in instances)
+        lines = self.cmd(command, timeout)
+        for _, f in klines(lines, "load-error"):
+            if "not found" in f.get("reason", "") and f.get("prog") in [i.prog for i in instances]:
+                raise Verdict("missing", "the kernel cannot find program %s" % f.get("prog"),
+                              ["%s in the initrd" % f.get("prog")],
+                              ['[k] load-error prog=%s reason="%s"' % (f.get("prog"), f.get("reason"))])
+        return Run(command, instances, lines)
+
+
+def _lines(text):
+    return [ln for ln in text.replace("\r", "").split("\n")]
+
+
+# ---------------------------------------------------------------------------
+# Tests and their registry.
+
+TESTS = []
+
+
+class Test:
+    def __init__(self, name, points, title, fn, expect=None, hidden=False):
+        self.name = name
+        self.points = points
+        self.title = title
+        self.fn = fn
+        self.expect = expect    # "PPF"-style string, one letter per phase 1..3
+        self.hidden = hidden
+
+    def passes_in(self, lab):
+        """Whether the reference kernel of lab passes this test."""
+        return self.expect[lab - 1] == "P"
+
+    def fixed_in(self, lab):
+        """The first lab after lab in which the test passes (None if never)."""
+        for k in range(lab + 1, len(self.expect) + 1):
+            if self.passes_in(k):
+                return k
+        return None
+
+
+def test(name, points, title, expect=None):
+    """Register fn as test name, worth points.  expect: "FPP"-style (phases 1..3);
+    when omitted it comes from the EXPECT table of the module that defines the test."""
+    def register(fn):
+        if any(t.name == name for t in TESTS):
+            raise ValueError("test %s registered twice" % name)
+        TESTS.append(Test(name, points, title, fn, expect))
+        return fn
+    return register
+
+
+def load_tests(path, hidden=False):
+    """Run a test-definition file; its @test functions join TESTS, their
+    expectations taken from its EXPECT table where not given.  Returns the new tests."""
+    before = len(TESTS)
+    scope = {"__file__": path, "__name__": "stacklabs_tests_%d" % before}
+    with open(path) as f:
+        exec(compile(f.read(), path, "exec"), scope)
+    table = scope.get("EXPECT", {})
+    new = TESTS[before:]
+    for t in new:
+        t.hidden = hidden
+        t.expect = t.expect or table.get(t.name)
+        if not t.expect or not re.fullmatch(r"[PF]{3}", t.expect):
+            raise ValueError("%s: test %s has no expectation like \"FPP\"" % (path, t.name))
+    return new
+
+
+# ---------------------------------------------------------------------------
+# Outcomes.
+
+class Outcome:
+    """What one test did on one lab's kernel."""
+
+    def __init__(self, test, lab, verdict=None, seconds=0.0, log=None, booted=False, commands=()):
+        self.test = test
+        self.lab = lab
+        self.verdict = verdict   # None: passed
+        self.seconds = seconds
+        self.log = log
+        self.booted = booted
+        self.commands = list(commands)
+
+    @property
+    def passed(self):
+        return self.verdict is None
+
+    @property
+    def kind(self):
+        return "pass" if self.verdict is None else self.verdict.kind
+
+    @property
+    def graded(self):
+        return self.test.passes_in(self.lab)
+
+    @property
+    def earned(self):
+        return self.test.points if self.graded and self.passed else 0
+
+    @property
+    def max(self):
+        return self.test.points if self.graded else 0
+
+    def evidence(self, indent="    "):
+        """The failure as text lines: verdict, expected, got, log."""
+        v = self.verdict
+        if v is None:
+            return []
+        out = ["%s%s: %s" % (indent, VERDICT_NAMES.get(v.kind, v.kind), v.message)]
+        if self.commands:
+            out.append("%safter: %s" % (indent, " ; ".join(self.commands[-3:])))
+        if v.expected:
+            out.append("%sexpected:" % indent)
+            out += ["%s    %s" % (indent, ln) for ln in v.expected[:20]]
+        if v.got:
+            out.append("%sgot:" % indent)
+            got = [ln for ln in v.got if ln.strip()] or v.got
+            if len(got) > 40:
+                got = got[:20] + ["... (%d more lines)" % (len(got) - 40)] + got[-20:]
+            out += ["%s    %s" % (indent, ln[:200]) for ln in got]
+        if self.log:
+            out.append("%sserial log: %s" % (indent, self.log))
+        return out
+
+
+VERDICT_NAMES = {
+    "wrong": "wrong output",
+    "timeout": "timeout",
+    "panic": "kernel panic",
+    "reset": "triple fault / reset",
+    "exit": "unexpected QEMU exit",
+    "flood": "flood",
+    "missing": "missing program",
+    "build": "build failure",
+    "grader": "grader error",
+}
+
+
+def run_one(t, lab, iso, logdir, stage=None, slots=None):
+    """Boot a fresh QEMU for test t on lab's kernel.  Returns an Outcome; the serial log
+    is kept only when the test failed.  slots: a semaphore that bounds concurrent QEMUs."""
+    log = os.path.join(logdir, "%s.log" % t.name)
+    m = Machine(iso, lab, log)
+    m.stage = stage
+    verdict = None
+    if slots:
+        slots.acquire()
+    t0 = time.monotonic()
+    try:
+        m.start()
+        m.boot()
+        t.fn(m)
+    except Verdict as v:
+        verdict = v
+    except Exception as e:  # a bug in the test or the grader: say so, never pass
+        import traceback
+        verdict = Verdict("grader", "%s: %s" % (type(e).__name__, e),
+                          got=traceback.format_exc().splitlines()[-6:])
+    finally:
+        m.close()
+        if slots:
+            slots.release()
+    secs = time.monotonic() - t0
+    if verdict is None:
+        try:
+            os.unlink(log)
+        except OSError:
+            pass
+        log = None
+    return Outcome(t, lab, verdict, secs, log, m.booted, m.commands)
+
+
+# ---------------------------------------------------------------------------
+# Building: the grader's own programs into a staging directory, then the tree.
+
+# Programs of the grader's tree's user/ that the grader builds itself, so a
+# submission's copies never stand in for them.
+USER_PROGS = ["hello", "syscalls"]
+MUSL_CC = ["musl-gcc", "-static", "-O2", "-g", "-Wall", "-Wextra"]
+
+
+def _compile(src, out, include):
+    status, text = run_cmd(MUSL_CC + ["-I" + include, "-o", out] + src, timeout=120)
+    return status == 0, text
+
+
+def _error_lines(text, n=30):
+    """The compiler/make lines that say what went wrong (at most n)."""
+    keep = [ln for ln in text.splitlines()
+            if re.search(r"error|Error|undefined reference|\*\*\*|No rule|not found", ln)]
+    return (keep or text.splitlines())[-n:]
+
+
+def build_stage(stage, hidden=None, jobs=2):
+    """Build the grader's programs into stage: grader/progs/*.c, user/hello and
+    user/syscalls (all from ROOT), hidden/*.c and hidden executables, then the
+    malformed ELFs of tools/mkbad.py.  Returns None, or a Verdict("build")."""
+    shutil.rmtree(stage, ignore_errors=True)
+    os.makedirs(stage)
+    include = os.path.join(ROOT, "user", "include")
+    jobs_list = []
+    progs = os.path.join(ROOT, "grader", "progs")
+    for d in [progs] + ([hidden] if hidden else []):
+        if os.path.isdir(d):
+            for f in sorted(os.listdir(d)):
+                if f.endswith(".c"):
+                    jobs_list.append(([os.path.join(d, f)], os.path.join(stage, f[:-2])))
+    for name in USER_PROGS:
+        src = os.path.join(ROOT, "user", name + ".c")
+        sub = os.path.join(ROOT, "user", name)
+        if os.path.isdir(sub):
+            jobs_list.append(([os.path.join(sub, f) for f in sorted(os.listdir(sub))
+                               if f.endswith(".c")], os.path.join(stage, name)))
+        elif os.path.exists(src):
+            jobs_list.append(([src], os.path.join(stage, name)))
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        results = list(ex.map(lambda j: (j,) + _compile(j[0], j[1], include), jobs_list))
+    for (src, out), ok, text in results:
+        if not ok:
+            return Verdict("build", "the grader's program %s does not compile"
+                           % os.path.relpath(src[0], ROOT), got=_error_lines(text))
+    if hidden and os.path.isdir(hidden):
+        for f in sorted(os.listdir(hidden)):
+            p = os.path.join(hidden, f)
+            if os.path.isfile(p) and os.access(p, os.X_OK) and not f.endswith((".c", ".py", ".sh")):
+                shutil.copy2(p, os.path.join(stage, f))
+    mkbad = os.path.join(ROOT, "tools", "mkbad.py")
+    ref = os.path.join(stage, "hello")
+    if os.path.exists(mkbad) and os.path.exists(ref):
+        import sys
+        status, text = run_cmd([sys.executable, mkbad, stage, ref], timeout=60)
+        if status != 0:
+            return Verdict("build", "tools/mkbad.py failed", got=_error_lines(text))
+    return None
+
+
+def build_tree(tree, lab, stage, timeout=600):
+    """`make -C tree labN INITRD_EXTRA=stage`.  Returns (iso, None) or (None, Verdict)."""
+    status, text = run_cmd(["make", "-C", tree, "lab%d" % lab, "INITRD_EXTRA=" + stage],
+                           timeout=timeout)
+    iso = os.path.join(tree, "build", "phase%d" % lab, "boot.iso")
+    if status != 0:
+        why = "make lab%d timed out" % lab if status is None else "make lab%d failed (status %d)" % (lab, status)
+        return None, Verdict("build", why, got=_error_lines(text))
+    if not os.path.exists(iso):
+        return None, Verdict("build", "make lab%d did not produce %s" % (lab, iso))
+    return iso, None
+
+
+def bad_elves(stage):
+    """Names of the malformed ELFs tools/mkbad.py wrote into stage."""
+    return sorted(f for f in os.listdir(stage) if f.startswith("bad_"))
+
+
+# ---------------------------------------------------------------------------
+# Grading one tree.
+
+class LabResult:
+    """One lab of one tree: the build, then one Outcome per test (in TESTS order)."""
+
+    def __init__(self, tree, lab, outcomes, build=None, build_seconds=0.0):
+        self.tree = tree
+        self.lab = lab
+        self.outcomes = outcomes
+        self.build = build          # None, or the build Verdict
+        self.build_seconds = build_seconds
+
+    @property
+    def score(self):
+        return sum(o.earned for o in self.outcomes)
+
+    @property
+    def max(self):
+        return sum(o.max for o in self.outcomes)
+
+
+def _not_run(t, lab, why, log=None):
+    return Outcome(t, lab, Verdict(why.kind, why.message, why.expected, why.got), 0.0, log)
+
+
+def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None):
+    """Build tree for each lab (one after the other: the labs share build/), then boot
+    every test of every lab in a pool of jobs threads.  Each lab's `boot` test goes
+    first; if the kernel never reached the prompt there, its other tests are not run
+    and share that verdict.  Returns [LabResult]."""
+    from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
+    tree = os.path.abspath(tree)
+    logroot = logroot or os.path.join(tree, "build", "grade")
+    results = {}
+    isos = {}
+    for lab in labs:
+        t0 = time.monotonic()
+        if slots:
+            slots.acquire()
+        try:
+            iso, bad = build_tree(tree, lab, stage)
+        finally:
+            if slots:
+                slots.release()
+        secs = time.monotonic() - t0
+        if bad:
+            results[lab] = LabResult(tree, lab, [_not_run(t, lab, bad) for t in tests], bad, secs)
+        else:
+            isos[lab] = iso
+            results[lab] = LabResult(tree, lab, [], None, secs)
+    outcomes = {}
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        def submit(lab, t):
+            logdir = os.path.join(logroot, "lab%d" % lab)
+            return ex.submit(run_one, t, lab, isos[lab], logdir, stage, slots)
+        pending = {}
+        for lab in isos:
+            first = [t for t in tests if t.name == "boot"] or tests[:1]
+            rest = [t for t in tests if t not in first]
+            for t in first:
+                pending[submit(lab, t)] = (lab, t, rest)
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for f in done:
+                lab, t, rest = pending.pop(f)
+                o = f.result()
+                outcomes[(lab, t.name)] = o
+                if rest and not o.passed and not o.booted:
+                    v = o.verdict
+                    why = Verdict(v.kind, "not run: the kernel never reached the prompt in "
+                                  "`%s` (%s)" % (t.name, VERDICT_NAMES.get(v.kind, v.kind)))
+                    for r in rest:
+                        outcomes[(lab, r.name)] = _not_run(r, lab, why, o.log)
+                else:
+                    for r in rest:
+                        pending[submit(lab, r)] = (lab, r, [])
+    for lab in isos:
+        results[lab].outcomes = [outcomes[(lab, t.name)] for t in tests]
+    return [results[lab] for lab in labs]

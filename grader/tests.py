@@ -1,0 +1,223 @@
+"""The public tests: one small function each, with its name, points and title.
+
+Each test gets `m`, a fresh QEMU already at the monitor prompt (see gradelib.Machine),
+and fails by raising a Verdict (gradelib.fail for wrong output).  Every check is on
+values the test programs computed and bound to their nonce with a tag, or on the
+kernel's own [k] lines whose pids must match the spawn lines of the same command.
+"""
+
+from gradelib import test, fail, bad_elves, new_nonce
+
+# Which phases each test passes in (P) or fails in (F), phase 1, 2, 3: DESIGN.md's
+# isolation matrix, in one place.  Lab N is graded on the tests with P in column N;
+# the others still run and show as "vulnerable — fixed in lab K".
+EXPECT = {
+    "boot":            "PPP",
+    "hello":           "PPP",
+    "syscalls-basic":  "PPP",
+    "bad-pointers":    "PPP",
+    "bad-elf":         "PPP",
+    "ring3-fault":     "PPP",
+    "kinfo-distinct":  "FPP",
+    "tss-follows":     "FFP",
+    "leak-after-exit": "FPP",
+    "leak-live":       "FPP",
+    "blocked-3":       "FPP",
+    "preempt":         "FFP",
+    "overflow":        "FFP",
+}
+
+# Kernel stacks are 16 KiB in phases 2 and 3.
+KSTACK_SIZE = 16384
+# A peek that returns this many bytes of the secret in a row has found it.
+LEAK_RUN = 16
+
+
+# --- the basics --------------------------------------------------------------
+
+@test("boot", 5, "the monitor prompts, `help` lists its commands, `ls` lists hello")
+def boot(m):
+    out = m.cmd("help")
+    text = "\n".join(out)
+    missing = [c for c in ("help", "ls", "run", "ps", "kstacks", "set preempt", "halt")
+               if c not in text]
+    if missing:
+        fail("`help` does not mention %s" % ", ".join(missing),
+             ["help", "ls", "run", "ps", "kstacks", "set preempt on|off", "halt"], out)
+    out = m.cmd("ls")
+    if not any(ln.split()[:1] == ["hello"] for ln in out):
+        fail("`ls` does not list hello", ["hello <size>"], out)
+
+
+@test("hello", 5, "`run hello world` prints Hello, world! and exits with status 0")
+def hello(m):
+    r = m.run("hello world")
+    r.expect_line(r"^Hello, world!")
+    r.expect_exit(0, 0)
+
+
+@test("syscalls-basic", 10, "every system call of the contract does what it says")
+def syscalls_basic(m):
+    r = m.run("syscalls {nonce}")
+    r.check_pids()
+    if r.field(0, "basic_fail") != 0 or r.field(0, "basic_pass") < 20:
+        fail("system-call checks failed", ["basic_pass>=20 basic_fail=0"],
+             [ln for ln in r.lines if ln.startswith("CHECK basic.") and "FAIL" in ln]
+             or [ln for ln in r.lines if ln.startswith("RESULT")])
+
+
+@test("bad-pointers", 10, "bad user pointers get -EFAULT and never crash the kernel")
+def bad_pointers(m):
+    r = m.run("syscalls {nonce}")
+    r.check_pids()
+    if r.field(0, "efault_fail") != 0 or r.field(0, "efault_pass") < 10:
+        fail("-EFAULT checks failed", ["efault_pass>=10 efault_fail=0"],
+             [ln for ln in r.lines if ln.startswith("CHECK efault.") and "FAIL" in ln]
+             or [ln for ln in r.lines if ln.startswith("RESULT")])
+
+
+@test("bad-elf", 10, "each malformed ELF is refused with a load-error; the monitor goes on")
+def bad_elf(m):
+    names = bad_elves(m.stage)
+    if not names:
+        fail("the grader has no malformed ELFs (tools/mkbad.py)", ["bad_*"], [])
+    for name in names:
+        out = m.cmd("run " + name)
+        want = "[k] load-error prog=%s " % name
+        if not any(ln.startswith(want) for ln in out):
+            fail("%s was not refused" % name, [want + 'reason="..."'], out)
+        if any(ln.startswith("[k] spawn") for ln in out):
+            fail("%s was spawned although malformed" % name, [want + 'reason="..."'], out)
+    r = m.run("hello world")
+    r.expect_line(r"^Hello, world!")
+    r.expect_exit(0, 0)
+
+
+# The kinds of fault t_fault makes in ring 3, and the reason each must be killed for.
+FAULTS = {
+    "null-read":   "#PF",
+    "null-write":  "#PF",
+    "ud2":         "#UD",
+    "div0":        "#DE",
+    "priv":        "#GP",
+    "kernel-read": "#PF",
+    "noncanon":    "#GP",
+    "text-write":  "#PF",
+}
+
+
+@test("ring3-fault", 10, "a faulting program is killed with the right reason; the kernel goes on")
+def ring3_fault(m):
+    for kind, reason in FAULTS.items():
+        r = m.run("t_fault " + kind)
+        r.expect_line(r"^t_fault: about to %s$" % kind)
+        r.expect_kill(0, reason)
+        if any(ln.startswith("t_fault: survived") for ln in r.lines):
+            fail("t_fault %s ran on after its fault" % kind, ["[k] kill ..."], r.lines)
+    r = m.run("hello world")
+    r.expect_line(r"^Hello, world!")
+    r.expect_exit(0, 0)
+
+
+# --- kstack_info -----------------------------------------------------------------
+
+def three_kinfo(m):
+    """Run three live t_kinfo at once (each calls kstack_info 8 times and yields in
+    between).  Returns their base/top/tss, after checking each was consistent,
+    had its entry rsp inside its own stack, and exited 0."""
+    r = m.run(*["t_kinfo {nonce} live"] * 3)
+    infos = []
+    for i in range(3):
+        r.result(i, mode="live", consistent=1, inside=1)
+        r.expect_exit(i, 0)
+        infos.append({k: r.field(i, k) for k in ("base", "top", "tss")})
+    return infos
+
+
+@test("kinfo-distinct", 10, "three live processes have three disjoint 16 KiB kernel stacks")
+def kinfo_distinct(m):
+    infos = three_kinfo(m)
+    got = ["base=%#x top=%#x" % (s["base"], s["top"]) for s in infos]
+    if len({s["top"] for s in infos}) != 3:
+        fail("the three processes share a kernel stack top", ["three distinct tops"], got)
+    for s in infos:
+        if s["top"] - s["base"] != KSTACK_SIZE:
+            fail("a kernel stack is not %d bytes" % KSTACK_SIZE,
+                 ["top-base=%d" % KSTACK_SIZE], got)
+    ranges = sorted((s["base"], s["top"]) for s in infos)
+    for (b1, t1), (b2, t2) in zip(ranges, ranges[1:]):
+        if b2 < t1:
+            fail("kernel stacks overlap", ["[base,top) pairwise disjoint"], got)
+
+
+@test("tss-follows", 15, "TSS.rsp0 is the running process's own stack top")
+def tss_follows(m):
+    infos = three_kinfo(m)
+    for s in infos:
+        if s["tss"] != s["top"]:
+            fail("TSS.rsp0 is not the caller's stack top", ["tss == top for each"],
+                 ["top=%#x tss=%#x" % (x["top"], x["tss"]) for x in infos])
+
+
+# --- stack residue -------------------------------------------------------------------
+
+@test("leak-after-exit", 15, "a dead process's kernel-stack bytes are not seen by the next")
+def leak_after_exit(m):
+    n = new_nonce()     # one nonce: the scribbler and the peeker derive the same secret
+    a = m.run("t_leak {nonce} scribble", nonce=n)
+    a.result(0, role="scribble", copied=512)
+    a.expect_exit(0, 0)
+    b = m.run("t_leak {nonce} peek", nonce=n)
+    b.result(0, role="peek", copied=512)
+    b.expect_exit(0, 0)
+    run = b.field(0, "run")
+    if run >= LEAK_RUN:
+        fail("the peek found %d bytes of the dead process's secret in a row" % run,
+             ["run<%d" % LEAK_RUN], ["run=%d" % run])
+
+
+@test("leak-live", 15, "a process blocked in the kernel keeps its stack bytes to itself")
+def leak_live(m):
+    n = new_nonce()
+    r = m.run("t_leak {nonce} scribble-hold", "t_leak {nonce} peek-late", nonce=n)
+    r.expect_exit(0, 0)
+    r.expect_exit(1, 0)
+    r.find(role="scribble", copied=512)
+    peek = r.find(role="peek", copied=512)
+    if int(peek["run"]) >= LEAK_RUN:
+        fail("the peek found %s bytes of the live process's secret in a row" % peek["run"],
+             ["run<%d" % LEAK_RUN], ["run=%s" % peek["run"]])
+
+
+# --- processes meeting in the kernel ---------------------------------------------------
+
+@test("blocked-3", 20, "three processes asleep in the kernel at once keep their registers")
+def blocked_3(m):
+    r = m.run(*["t_sleepers {nonce} 5 30"] * 3)
+    for i in range(3):
+        r.result(i, rounds=5, bad=0)
+        r.expect_exit(i, 0)
+
+
+@test("preempt", 20, "two spinning processes preempted from ring 3 keep every register")
+def preempt(m):
+    m.cmd("set preempt on")
+    r = m.run("t_spin {nonce} 300", "t_spin {nonce} 300")    # 300 ms of spinning each
+    spans = []
+    for i in range(2):
+        r.result(i, bad=0)
+        r.expect_exit(i, 0)
+        spans.append((r.field(i, "start"), r.field(i, "end")))
+    (s1, e1), (s2, e2) = spans
+    if not (s1 < e2 and s2 < e1):
+        fail("the two spinners never ran at the same time (no preemption)",
+             ["overlapping [start,end] intervals"],
+             ["#1 [%d,%d]" % spans[0], "#2 [%d,%d]" % spans[1]])
+
+
+@test("overflow", 20, "a kernel stack overflow kills only the overflowing process")
+def overflow(m):
+    r = m.run("t_sleepers {nonce} 8 30", "t_burn {nonce} 100 20")
+    r.expect_kill(1, "kstack-guard")
+    r.result(0, rounds=8, bad=0)
+    r.expect_exit(0, 0)
