@@ -24,7 +24,9 @@ section .text
 global syscall_entry:function
 syscall_entry:
 	mov [rel syscall_user_rsp], rsp       ; the one global slot
+	; LAB1 BEGIN: switch to the global kernel stack
 	mov rsp, [rel kstack_global_top]      ; the one global stack
+	; LAB1 END
 
 	push qword SEL_UDATA            ; tf.ss
 	push qword [rel syscall_user_rsp] ; tf.rsp
@@ -41,5 +43,7 @@ syscall_entry:
 	add rsp, 16                     ; drop tf.vector, tf.err
 	mov rcx, [rsp]                  ; tf.rip
 	mov r11, [rsp + 16]             ; tf.rflags
+	; LAB1 BEGIN: back to the user stack
 	mov rsp, [rel syscall_user_rsp] ; back to the user stack, from the global slot
+	; LAB1 END
 	o64 sysret

@@ -31,9 +31,9 @@ syscall_entry:
 	mov [rel syscall_user_rsp], rsp       ; park the user rsp (IF=0, one CPU)
 	; LAB2 BEGIN: load this process's kernel stack top
 	mov rsp, [rel current_kernel_stack]   ; a plain load: an acquire on x86 (TSO)
+	; LAB2 END
 	cmp rsp, [rel kstack_fallback_top]
 	je .on_fallback                       ; nobody published a process stack
-	; LAB2 END
 
 	push qword SEL_UDATA            ; tf.ss
 	push qword [rel syscall_user_rsp] ; tf.rsp
@@ -50,7 +50,9 @@ syscall_entry:
 	add rsp, 16                     ; drop tf.vector, tf.err
 	mov rcx, [rsp]                  ; tf.rip
 	mov r11, [rsp + 16]             ; tf.rflags
+	; LAB2 BEGIN: back to the user stack
 	mov rsp, [rsp + 24]             ; tf.rsp: this process's own saved user rsp
+	; LAB2 END
 	o64 sysret
 
 .on_fallback:

@@ -26,9 +26,9 @@ syscall_entry:
 	mov [rel syscall_user_rsp], rsp       ; park the user rsp (IF=0, one CPU)
 	; LAB3 BEGIN: load this process's kernel stack top
 	mov rsp, [rel tss + TSS_RSP0]         ; one source of truth: TSS.rsp0
+	; LAB3 END
 	cmp rsp, [rel kstack_fallback_top]
 	je .on_fallback                       ; nobody published a process stack
-	; LAB3 END
 
 	push qword SEL_UDATA            ; tf.ss
 	push qword [rel syscall_user_rsp] ; tf.rsp
