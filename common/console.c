@@ -22,7 +22,7 @@ static int vga_row, vga_col;
 #define INBUF 256
 static volatile u8 inbuf[INBUF];
 static volatile u32 in_head, in_tail;	// head: next to read; tail: next to write
-static char last_out = '\n';
+static char last_out;	// 0 at boot: the first [k] line starts a fresh line after GRUB's output
 
 void
 console_init(void)

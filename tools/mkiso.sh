@@ -18,7 +18,7 @@ menuentry "stacklabs lab $phase" {
 }
 CFG
 grub-mkrescue -d /usr/lib/grub/i386-pc --compress=no \
-	--install-modules="multiboot2 normal iso9660 biosdisk configfile" \
+	--install-modules="multiboot2 normal iso9660 biosdisk configfile part_msdos part_gpt" \
 	--locales= --fonts= --themes= -o "$out" "$dir" 2>"$dir.log" || {
 	cat "$dir.log" >&2
 	exit 1
