@@ -149,7 +149,7 @@ test:
 
 bench:
 	@$(MAKE) --no-print-directory deps
-	@tools/bench.sh
+	@$(PYTHON) tools/bench.py
 
 handout:
 	$(PYTHON) tools/handout.py

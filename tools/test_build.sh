@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Build checks: the three kernels and their products, incremental rebuilds,
+# INITRD_EXTRA, a tree left clean, and the rule that labs/phaseN holds only what
+# differs between phases. One line per check: "TEST build-<what>: ok|FAIL <why>".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rc=0
+ok() { echo "TEST build-$1: ok"; }
+fail() { echo "TEST build-$1: FAIL $2"; rc=1; }
+# built MAKEOUTPUT: the lines of make's output that say something was rebuilt
+built() { grep -E '^  (CC|NASM|LD|ISO|INITRD|MUSLCC) ' <<<"$1" || true; }
+
+before=$(git status --porcelain --untracked-files=all | grep -v '^?? build/' | sort)
+
+if out=$(make -j2 all 2>&1); then ok all; else fail all "$(tail -5 <<<"$out")"; fi
+for n in 1 2 3; do
+	b=build/phase$n
+	if [ -f $b/kernel.elf ] && [ -f $b/initrd.tar ] && [ -f $b/boot.iso ]; then
+		ok products-$n
+	else
+		fail products-$n "missing in $b: $(ls $b 2>&1 | tr '\n' ' ')"
+	fi
+	if grub-file --is-x86-multiboot2 $b/kernel.elf; then ok multiboot2-$n
+	else fail multiboot2-$n "grub-file does not see a multiboot2 header"; fi
+	if tar -tf $b/initrd.tar 2>/dev/null | grep -qx hello &&
+	   [ "$(od -An -c -j257 -N5 $b/initrd.tar | tr -d ' ')" = ustar ]; then ok initrd-ustar-$n
+	else fail initrd-ustar-$n "not a ustar archive holding hello"; fi
+done
+
+out=$(make -j2 all 2>&1)
+if [ -z "$(built "$out")" ]; then ok incremental-noop
+else fail incremental-noop "a second make rebuilt: $(built "$out" | head -3 | tr '\n' ';')"; fi
+
+touch common/proc.c
+out=$(make lab1 2>&1)
+want=$'  CC      build/phase1/common/proc.o\n  LD      build/phase1/kernel.elf\n  ISO     build/phase1/boot.iso'
+if [ "$(built "$out")" = "$want" ]; then ok incremental-one-file
+else fail incremental-one-file "touching proc.c rebuilt: $(built "$out" | tr '\n' ';')"; fi
+make -s all >/dev/null 2>&1
+
+extra=build/test-extra
+rm -rf $extra && mkdir -p $extra
+cp build/user/hello $extra/extra_prog
+echo "not a program" > $extra/notes.txt
+make lab1 INITRD_EXTRA=$extra >/dev/null 2>&1
+list=$(tar -tf build/phase1/initrd.tar)
+if grep -qx extra_prog <<<"$list" && ! grep -qx notes.txt <<<"$list"; then ok initrd-extra
+else fail initrd-extra "initrd holds: $(tr '\n' ' ' <<<"$list")"; fi
+make lab1 >/dev/null 2>&1
+if ! tar -tf build/phase1/initrd.tar | grep -qx extra_prog; then ok initrd-extra-removed
+else fail initrd-extra-removed "extra_prog still in the initrd without INITRD_EXTRA"; fi
+if out=$(make lab1 INITRD_EXTRA=build/no-such-dir 2>&1); then fail initrd-extra-missing "accepted a missing dir"
+elif grep -q "not a directory" <<<"$out"; then ok initrd-extra-missing
+else fail initrd-extra-missing "unclear error: $(tail -2 <<<"$out")"; fi
+
+after=$(git status --porcelain --untracked-files=all | grep -v '^?? build/' | sort)
+if [ "$before" = "$after" ]; then ok tree-clean
+else fail tree-clean "the build changed files outside build/: $(comm -13 <(echo "$before") <(echo "$after") | head -3)"; fi
+
+names() { (cd "$1" && ls | sort); }
+if [ "$(names labs/phase1)" = "$(names labs/phase2)" ] && [ "$(names labs/phase2)" = "$(names labs/phase3)" ]; then
+	ok labs-same-files
+else fail labs-same-files "labs/phaseN hold different file names"; fi
+dup=$(comm -12 <(names labs/phase1) <(names common))
+if [ -z "$dup" ]; then ok labs-no-common-file; else fail labs-no-common-file "in both: $dup"; fi
+for n in 1 2 3; do
+	syms() { nm -g --defined-only "$@" 2>/dev/null | awk '{print $3}' | sort -u; }
+	both=$(comm -12 <(syms build/phase$n/lab/*.o) <(syms build/phase$n/common/*.o))
+	if [ -z "$both" ]; then ok labs-no-common-symbol-$n
+	else fail labs-no-common-symbol-$n "defined in both: $both"; fi
+done
+
+out=$(make -n -B lab1 TOOLPREFIX=foo- 2>&1)
+if grep -q 'foo-gcc' <<<"$out" && grep -q 'foo-ld' <<<"$out"; then ok toolprefix
+else fail toolprefix "TOOLPREFIX=foo- not used"; fi
+exit $rc
