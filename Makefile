@@ -29,7 +29,7 @@ UCFLAGS := -static -O2 -g -Wall -Wextra -Iuser/include
 # QEMU: TCG by default (ACCEL=kvm is an opt-in for interactive speed only; on these
 # machines KVM is a software layer where a ring-3 SYSCALL shuts the guest down).
 ACCEL ?= tcg
-QEMU_COMMON := -machine pc,accel=$(ACCEL) -cpu qemu64 -m 128M -no-reboot \
+QEMU_COMMON := -machine pc,accel=$(ACCEL) -cpu qemu64 -m 128M -no-reboot -boot order=d \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_TTY := -display none -serial mon:stdio
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)

@@ -1,5 +1,5 @@
 // The kernel heap: power-of-two size classes from 16 to 2048 bytes carved out of
-// whole frames (2040 bytes is the largest request).
+// whole frames (2032 bytes is the largest request).
 // Blocks come from the direct map, so kfree finds the class in a header word.
 #include "kernel.h"
 #include "mm.h"
@@ -31,12 +31,14 @@ refill(int c)
 	return 0;
 }
 
-// n bytes (n <= 2040), 8-byte aligned, or NULL. A u64 header before the block
-// records its class.
+// n bytes (n <= 2032), 16-byte aligned (FXSAVE needs it), or NULL. A 16-byte
+// header before the block records its class.
+#define HEADER 16
+
 void *
 kmalloc(size_t n)
 {
-	n += sizeof(u64);
+	n += HEADER;
 	int c = 0;
 	while (c < NCLASS && (1UL << (c + MIN_SHIFT)) < n)
 		c++;
@@ -45,7 +47,7 @@ kmalloc(size_t n)
 	struct block *b = freelist[c];
 	freelist[c] = b->next;
 	*(u64 *)b = c;
-	return (u64 *)b + 1;
+	return (u8 *)b + HEADER;
 }
 
 void *
@@ -62,7 +64,7 @@ kfree(void *p)
 {
 	if (!p)
 		return;
-	u64 *h = (u64 *)p - 1;
+	u64 *h = (u64 *)((u8 *)p - HEADER);
 	if (*h >= NCLASS)
 		panic("kfree: bad block %p", p);
 	struct block *b = (void *)h;

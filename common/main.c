@@ -24,6 +24,8 @@ scan_boot_info(void)
 			struct mb2_tag_module *m = (void *)t;
 			if (m->mod_end <= m->mod_start)
 				klog("initrd-error reason=\"empty module\"");
+			else if (m->mod_end > (4UL << 30))
+				klog("initrd-error reason=\"module above 4 GiB\"");
 			else
 				initrd_init(m->mod_start, m->mod_end);
 		}

@@ -12,7 +12,8 @@ struct proc proc_table[NPROC];
 struct proc *current;
 int sched_started;
 static int next_pid = 1;
-static u8 fpu_initial[512] __aligned(16);	// FXSAVE image after FNINIT
+#define FPU_SIZE 512
+static u8 fpu_initial[FPU_SIZE] __aligned(16);	// FXSAVE image after FNINIT
 static struct context boot_ctx;		// the boot thread, abandoned at the first switch
 
 #define MONITOR_STACK (32 * 1024)
@@ -47,13 +48,13 @@ proc_first_run(void)
 static void
 fpu_save(struct proc *p)
 {
-	__asm__ volatile("fxsave64 %0" : "=m"(p->fpu));
+	__asm__ volatile("fxsave64 (%0)" : : "r"(p->fpu) : "memory");
 }
 
 static void
 fpu_restore(struct proc *p)
 {
-	__asm__ volatile("fxrstor64 %0" : : "m"(p->fpu));
+	__asm__ volatile("fxrstor64 (%0)" : : "r"(p->fpu) : "memory");
 }
 
 // Switch from prev (whose state the caller has set) to next. IF=0.
@@ -167,6 +168,7 @@ proc_reap(void)
 			continue;
 		kstack_free(p);
 		vm_free_space(p->pml4);
+		kfree(p->fpu);
 		memset(p, 0, sizeof *p);
 		p->kstack_slot = -1;
 	}
@@ -198,21 +200,24 @@ proc_spawn(const char *name, int argc, char **argv)
 		why = "not found";
 	else if (!p)
 		why = "process table full";
-	else if (elf_load(p, image, size, argc, argv, &why) == 0 && kstack_alloc(p) < 0) {
+	else if (elf_load(p, image, size, argc, argv, &why) < 0)
+		p->pml4 = 0;
+	else if (!(p->fpu = kmalloc(FPU_SIZE)) || kstack_alloc(p) < 0) {
+		why = p->fpu ? "out of kernel stacks" : "out of memory";
 		vm_free_space(p->pml4);
-		why = "out of kernel stacks";
+		kfree(p->fpu);
+		p->pml4 = 0;
+		p->fpu = NULL;
 	}
 	if (why) {
 		klog("load-error prog=%s reason=\"%s\"", name, why);
-		if (p)
-			p->pml4 = 0;
 		return NULL;
 	}
 	p->pid = next_pid++;
 	strncpy_z(p->name, name, PROC_NAME);
 	p->fs_base = 0;
 	p->killed = 0;
-	memcpy(p->fpu, fpu_initial, sizeof p->fpu);
+	memcpy(p->fpu, fpu_initial, FPU_SIZE);
 	memset(&p->ctx, 0, sizeof p->ctx);
 	p->ctx.rsp = p->kstack_top - 8;	// as if proc_first_run had been called
 	p->ctx.rip = (u64)proc_first_run;

@@ -37,7 +37,7 @@ struct proc {
 	int exit_status;
 	int killed;
 	struct trapframe init_tf;	// user registers for the first entry to ring 3
-	u8 fpu[512] __aligned(16);	// FXSAVE image of the user's x87/SSE state
+	u8 *fpu;		// FXSAVE image of the user's x87/SSE state (kmalloc, 512 bytes)
 };
 
 extern struct proc proc_table[NPROC];
