@@ -13,7 +13,8 @@
 struct mb2_info *mb2;
 void monitor_main(void);
 
-// Find the initrd module and the ELF sections tag; check the module is sane.
+// Find the initrd module and the ELF sections tag; check the module is sane (its
+// 32-bit addresses always fall inside the 4 GiB direct map).
 static void
 scan_boot_info(void)
 {
@@ -24,8 +25,6 @@ scan_boot_info(void)
 			struct mb2_tag_module *m = (void *)t;
 			if (m->mod_end <= m->mod_start)
 				klog("initrd-error reason=\"empty module\"");
-			else if (m->mod_end > (4UL << 30))
-				klog("initrd-error reason=\"module above 4 GiB\"");
 			else
 				initrd_init(m->mod_start, m->mod_end);
 		}
