@@ -46,6 +46,7 @@ all: $(foreach n,$(PHASES),lab$(n))
 
 help:
 	@echo "make labN          build build/phaseN/{kernel.elf,initrd.tar,boot.iso} (N = 1, 2, 3)"
+	@echo "make progs         build the grader's test programs into build/grader/progs/"
 	@echo "make labN-qemu     boot lab N with the serial console on this terminal (Ctrl-A x quits)"
 	@echo "make labN-qemu-gdb boot lab N halted, waiting for 'make gdb' on port $(GDBPORT)"
 	@echo "make gdb           attach GDB to the kernel started by labN-qemu-gdb"
@@ -70,7 +71,8 @@ build/grader/progs/%: grader/progs/%.c $(wildcard user/include/*.h)
 	@$(MUSLCC) $(UCFLAGS) -o $@ $<
 
 user: $(USER_PROGS)
-.PHONY: user
+progs: $(GRADER_PROGS)
+.PHONY: user progs
 
 # ---- one kernel per phase --------------------------------------------------------
 # $(1) = phase number
