@@ -11,7 +11,7 @@
 
 KERNBASE equ 0xffffffff80000000
 
-section .multiboot2
+section .multiboot2 progbits alloc noexec nowrite
 align 8
 mb2_header:
 	dd 0xe85250d6                   ; multiboot2 header magic
@@ -26,7 +26,7 @@ mb2_header:
 	dd 8
 mb2_header_end:
 
-section .boot.text
+section .boot.text progbits alloc exec nowrite
 bits 32
 global _start
 _start:
@@ -133,7 +133,7 @@ long_mode_entry:
 	hlt
 	jmp .hang
 
-section .boot.rodata
+section .boot.rodata progbits alloc noexec nowrite
 msg_not_mb2: db "stacklabs: not loaded by a multiboot2 loader", 13, 10, 0
 msg_no_lm:   db "stacklabs: this CPU has no long mode (x86_64)", 13, 10, 0
 align 8
