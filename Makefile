@@ -146,6 +146,7 @@ grade:
 	$(PYTHON) grader/grade.py --all
 
 test:
+	@test -x tools/test.sh || { echo "make test is the kit's own suite (not in a starter): use make grade-labN"; exit 2; }
 	@$(MAKE) --no-print-directory deps
 	@tools/test.sh
 
