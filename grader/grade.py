@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -40,18 +41,26 @@ def load(hidden=None):
 
 
 def stage_dir():
-    return os.path.join(ROOT, "build", "grade", "stage")
+    """This grader's own staging directory (one per process, removed at exit), so
+    graders running at once never rebuild each other's programs.  Those of graders
+    that were killed are removed here."""
+    top = os.path.join(ROOT, "build", "grade")
+    gradelib.prune_dead(top, "stage-")
+    d = os.path.join(top, "stage-%d" % os.getpid())
+    gradelib.remove_at_exit(d)
+    return d
 
 
 def build_stage(hidden, jobs):
     """Build the grader's programs; exit 2 if the grader's own tree is broken."""
-    bad = gradelib.build_stage(stage_dir(), hidden, jobs)
+    d = stage_dir()
+    bad = gradelib.build_stage(d, hidden, jobs)
     if bad:
         print("grader: cannot build its own test programs: %s" % bad.message)
         for ln in bad.got:
             print("    " + ln)
         sys.exit(2)
-    return stage_dir()
+    return d
 
 
 # ---------------------------------------------------------------------------
@@ -107,6 +116,8 @@ def outcome_json(o):
         "got_lines": v.got if v else [],
         "log": o.log,
         "seconds": round(o.seconds, 2),
+        "start": "resumed" if o.resumed else "booted",
+        "serial_bytes": getattr(o, "nbytes", 0),
     }
 
 
@@ -157,7 +168,7 @@ def gradescope_json(results, elapsed, text):
 def grade_one(args, tests, stage):
     labs = LABS if args.all else (args.lab,)
     t0 = time.monotonic()
-    results = gradelib.grade_tree(args.tree, labs, tests, stage, args.jobs)
+    results = gradelib.grade_tree(args.tree, labs, tests, stage, args.jobs, cold=args.cold)
     text = report(results)
     elapsed = time.monotonic() - t0
     if args.json:
@@ -186,7 +197,8 @@ def grade_batch(args, tests, stage):
 
     def one(student):
         tree = os.path.join(args.batch, student)
-        results = gradelib.grade_tree(tree, labs, tests, stage, args.jobs, slots)
+        results = gradelib.grade_tree(tree, labs, tests, stage, args.jobs, slots, cold=args.cold,
+                                       make_jobs=1)     # the trees build in parallel already
         write_json(os.path.join(args.out, student + ".json"),
                    dict(student=student, **results_json(results)))
         for r in results:
@@ -209,10 +221,11 @@ def grade_batch(args, tests, stage):
     return 0
 
 
-def matrix_once(args, tests, stage):
-    """Run every test on every phase.  Returns ({(test, lab): outcome}, seconds)."""
+def matrix_once(args, tests, stage, logroot=None):
+    """Run every test on every phase.  Returns ({(test, lab): outcome}, seconds, results)."""
     t0 = time.monotonic()
-    results = gradelib.grade_tree(args.tree, LABS, tests, stage, args.jobs)
+    results = gradelib.grade_tree(args.tree, LABS, tests, stage, args.jobs, logroot=logroot,
+                                  cold=args.cold)
     cells = {(o.test.name, r.lab): o for r in results for o in r.outcomes}
     return cells, time.monotonic() - t0, results
 
@@ -241,7 +254,11 @@ def matrix(args, tests, stage):
     same = True
     kinds_varied = set()
     for k in range(runs):
-        cells, secs, results = matrix_once(args, tests, stage)
+        # With --repeat, each run keeps its failure logs apart: build/grade/repeat-K/labN/.
+        logroot = os.path.join(args.tree, "build", "grade", "repeat-%d" % (k + 1)) if runs > 1 else None
+        if logroot:
+            shutil.rmtree(logroot, ignore_errors=True)
+        cells, secs, results = matrix_once(args, tests, stage, logroot)
         wrong = print_matrix(tests, cells)
         builds = sum(r.build_seconds for r in results)
         print("matrix: %s (%d runs, %.1f s wall, of which builds %.1f s)" % (
@@ -285,6 +302,9 @@ def main(argv=None):
     ap.add_argument("--matrix", action="store_true", help="every test on every phase")
     ap.add_argument("--repeat", type=int, default=1, help="with --matrix: run it N times")
     ap.add_argument("--only", metavar="T1,T2", help="run only these tests")
+    ap.add_argument("--cold", action="store_true",
+                    help="boot every test through GRUB (default: only `boot` does; the "
+                         "others resume from a snapshot taken at its first prompt)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json")
     args = ap.parse_args(argv)

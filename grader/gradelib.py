@@ -30,7 +30,6 @@ Python 3 standard library only.
 
 import atexit
 import codecs
-import ctypes
 import os
 import re
 import secrets
@@ -39,6 +38,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -46,18 +46,29 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ---------------------------------------------------------------------------
-# Limits.  Measured on a 2-core machine: a boot through GRUB takes about 1 s of
-# TCG; every command of the public tests finishes in well under 2 s.  A hang costs
-# at most BOOT_TIMEOUT or one command's timeout.  STACKLABS_TIMEOUT_SCALE stretches
-# them all on slow machines.
+# Limits.  Measured on this 2-core machine, idle: a boot through GRUB to the prompt
+# takes 2.0 s; resuming from a snapshot 0.2 s; every command of the public tests
+# finishes within 0.7 s (syscalls and t_spin are the longest).  A hang costs at most
+# BOOT_TIMEOUT or one command's timeout.  On a loaded host the clock of a timeout stops
+# while QEMU waits for a CPU (see Budget; measured here at load 11: QEMU got 15% of a
+# CPU, and 2 s boots took 14 s).  Besides, each lab is calibrated by its `boot` test:
+# if reaching the prompt took longer than NOMINAL_BOOT of QEMU's run time, the lab's
+# other tests get timeouts that much longer (at most MAX_CALIBRATION times).
+# STACKLABS_TIMEOUT_SCALE stretches them all by hand.
 
 TIMEOUT_SCALE = float(os.environ.get("STACKLABS_TIMEOUT_SCALE", "1"))
 BOOT_TIMEOUT = 15.0
 CMD_TIMEOUT = 10.0
+NOMINAL_BOOT = 2.5
+MAX_CALIBRATION = 4.0
 # After "[k] panic", how long to keep reading for the register dump and backtrace.
 PANIC_GRACE = 2.0
-# A kernel that writes more than this to the serial port fails with "flood".
-OUTPUT_CAP = 1 << 20
+# A kernel that writes more than this to the serial port in one test fails with
+# "flood".  Measured: the largest passing test writes 5.6 KB (syscalls, with GRUB's
+# lines); a kernel printing flat out manages about 17 KB/s through the emulated UART
+# under -icount, so 1 MiB would take a minute and a flood would show as a timeout.
+# 64 KiB is reached in about 4 s.  A test that needs more sets m.cap.
+OUTPUT_CAP = 64 << 10
 
 # Every QEMU the grader starts carries this variable; the self-test looks for
 # leftovers by it.
@@ -134,25 +145,24 @@ def xorshift_bytes(nonce, n):
 
 _live = {}
 _live_lock = threading.Lock()
-_PR_SET_PDEATHSIG = 1
+_stopping = threading.Event()
 
-
-def _die_with_parent():
-    # Runs in the child between fork and exec: if the grader is SIGKILLed, the
-    # kernel sends the child SIGKILL too (best effort: Linux only).
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:
-        pass
+# util-linux's setpriv makes the child die with the grader even if the grader itself
+# is SIGKILLed (Linux's parent-death signal).  Python's preexec_fn could do the same,
+# but is unsafe in a program with threads.
+_SETPRIV = shutil.which("setpriv")
 
 
 def spawn(argv, **kw):
     """Popen argv in a new process group that kill_all() knows about."""
+    if _stopping.is_set():
+        raise Verdict("grader", "the grader is stopping")
     env = dict(kw.pop("env", None) or os.environ)
     env[MARK_VAR] = str(os.getpid())
-    p = subprocess.Popen(argv, start_new_session=True, env=env,
-                         preexec_fn=_die_with_parent, **kw)
+    if _SETPRIV:
+        argv = [_SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv)
     with _live_lock:
+        p = subprocess.Popen(argv, start_new_session=True, env=env, **kw)
         _live[p.pid] = p
     return p
 
@@ -171,6 +181,12 @@ def reap(p):
         _live.pop(p.pid, None)
 
 
+def stop_all():
+    """Start nothing more, and kill everything started: for interrupts."""
+    _stopping.set()
+    kill_all()
+
+
 def kill_all():
     """Kill every process group the grader started and has not reaped yet."""
     with _live_lock:
@@ -182,12 +198,46 @@ def kill_all():
             pass
 
 
-def _on_signal(signum, frame):
+_remove = []
+
+
+def remove_at_exit(path):
+    """Remove directory path when the grader ends (normally or by SIGTERM/SIGHUP)."""
+    _remove.append(path)
+
+
+def prune_dead(directory, prefix):
+    """Remove directory/<prefix><pid>... left by graders that were killed."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split("-")[0]
+        if name.startswith(prefix) and pid.isdigit() and not os.path.exists("/proc/" + pid):
+            path = os.path.join(directory, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _cleanup():
     kill_all()
+    for d in _remove:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _on_signal(signum, frame):
+    stop_all()
+    _cleanup()
     os._exit(128 + signum)
 
 
-atexit.register(kill_all)
+atexit.register(_cleanup)
 if threading.current_thread() is threading.main_thread():
     for _sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(_sig, _on_signal)
@@ -418,6 +468,54 @@ class Run:
 
 
 # ---------------------------------------------------------------------------
+# Timeouts that a loaded host does not eat.
+
+# However loaded the host, a timeout ends after this many times its length in wall time.
+HARD_FACTOR = 8
+
+
+def _waits(pid):
+    """{thread id: seconds it spent runnable but waiting for a CPU} for process pid
+    (Linux's /proc/PID/task/TID/schedstat; {} where that does not exist)."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                out[tid] = int(f.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+class Budget:
+    """A timeout of `seconds` that counts only the time QEMU could have run: while
+    its threads wait for a CPU (other work on the host), the clock stops.  A kernel
+    that hangs idle or busy still times out after `seconds`."""
+
+    def __init__(self, pid, seconds):
+        self.pid = pid
+        self.seconds = seconds
+        self.t0 = time.monotonic()
+        self.base = _waits(pid)
+
+    def starved(self):
+        now = _waits(self.pid)
+        return max([w - self.base.get(t, 0.0) for t, w in now.items()] or [0.0])
+
+    def left(self):
+        """Seconds left (<= 0: expired)."""
+        wall = time.monotonic() - self.t0
+        return min(self.seconds - (wall - self.starved()), self.seconds * HARD_FACTOR - wall)
+
+    def spent(self):
+        return time.monotonic() - self.t0
+
+
+# ---------------------------------------------------------------------------
 # One QEMU.
 
 class Machine:
@@ -433,22 +531,41 @@ class Machine:
         self.buf = ""           # everything read so far, decoded
         self.pos = 0            # where the unread part starts (after the last prompt)
         self.nbytes = 0
+        self.cap = OUTPUT_CAP
+        self.scale = 1.0        # the lab's calibration (see Snapshot)
         self.eof = False
         self.panic_at = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.commands = []      # what the test sent, for the evidence
-        self.booted = False
+        self.booted = False     # reached the prompt (by booting or resuming)
+        self.resumed = False    # started from a snapshot instead of booting
 
-    def start(self):
+    def _scale(self):
+        return TIMEOUT_SCALE * self.scale
+
+    def start(self, qmp=None, incoming=None):
+        """Start QEMU.  qmp: a unix socket path for QMP (needed to snapshot or to
+        resume); incoming: a snapshot file to resume from instead of booting."""
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self.log = open(self.log_path, "wb")
         argv = qemu_argv(self.iso)
+        self.qmp_path = qmp
+        if qmp:
+            argv += ["-qmp", "unix:%s,server=on,wait=off" % qmp]
+        if incoming:
+            argv += ["-incoming", "exec:cat %s" % shlex.quote(incoming)]
         self.log.write(("# %s\n" % " ".join(shlex.quote(a) for a in argv)).encode())
+        self.t_start = time.monotonic()
         self.proc = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
         self.fd = self.proc.stdout.fileno()
 
     def close(self):
+        if getattr(self, "qmp_path", None):
+            try:
+                os.unlink(self.qmp_path)
+            except OSError:
+                pass
         if self.proc is not None:
             reap(self.proc)
             for f in (self.proc.stdin, self.proc.stdout):
@@ -476,9 +593,9 @@ class Machine:
         self.nbytes += len(data)
         self.log.write(data)
         self.log.flush()
-        if self.nbytes > OUTPUT_CAP:
+        if self.nbytes > self.cap:
             raise Verdict("flood", "the kernel wrote more than %d bytes to the serial port; "
-                          "stopped reading" % OUTPUT_CAP, got=[ln[:100] for ln in self._tail(3)])
+                          "stopped reading" % self.cap, got=[ln[:100] for ln in self._tail(3)])
         self.buf += self._decoder.decode(data)
 
     def _tail(self, n=20):
@@ -498,7 +615,7 @@ class Machine:
             i = self.buf.find("[k] panic", i + 1)
         if i < 0:
             return
-        deadline = time.monotonic() + PANIC_GRACE * TIMEOUT_SCALE
+        deadline = time.monotonic() + PANIC_GRACE * self._scale()
         while not self.eof and time.monotonic() < deadline:
             self._fill(deadline)
         lines = self.buf[i:].replace("\r", "").split("\n")
@@ -520,7 +637,7 @@ class Machine:
 
     def _until_prompt(self, during, timeout):
         """Read until the next prompt; returns the text before it."""
-        deadline = time.monotonic() + timeout * TIMEOUT_SCALE
+        budget = Budget(self.proc.pid, timeout * self._scale())
         while True:
             self._check_panic()
             mo = self.prompt.search(self.buf, self.pos)
@@ -530,18 +647,79 @@ class Machine:
                 return text
             if self.eof:
                 self._died(during)
-            if time.monotonic() >= deadline:
+            left = budget.left()
+            if left <= 0:
                 since = _lines(self.buf[self.pos:])[-20:]
-                raise Verdict("timeout", "no `lab%d> ` prompt within %.0f s %s (a hang)"
-                              % (self.lab, timeout * TIMEOUT_SCALE, during),
+                wall = ""
+                if budget.spent() > budget.seconds + 1:
+                    wall = ", %.0f s of wall time on a loaded host" % budget.spent()
+                raise Verdict("timeout", "no `lab%d> ` prompt within %.0f s %s (a hang%s; %d "
+                              "bytes of output in all)" % (self.lab, budget.seconds, during,
+                                                           wall, self.nbytes),
                               expected=["lab%d> " % self.lab], got=since)
-            self._fill(deadline)
+            self._fill(time.monotonic() + min(left, 0.5))
+
+    # --- snapshots ---------------------------------------------------------------------
+
+    def _qmp(self, timeout=5.0):
+        """A QMP connection to this QEMU (None if it does not answer)."""
+        budget = Budget(self.proc.pid, timeout * self._scale())
+        while budget.left() > 0 and self.proc.poll() is None:
+            try:
+                return Qmp(self.qmp_path)
+            except OSError:
+                time.sleep(0.02)
+        return None
+
+    def snapshot(self, path, timeout=20.0):
+        """At the prompt: save the running machine to path (a live migration, so a
+        machine resumed from it runs at once) and carry on.  Returns True on success."""
+        q = self._qmp()
+        if q is None:
+            return False
+        try:
+            with q:
+                q.call("migrate", uri="exec:cat > %s" % shlex.quote(path))
+                deadline = time.monotonic() + timeout * self._scale()
+                while time.monotonic() < deadline:
+                    st = q.call("query-migrate").get("status")
+                    if st in ("completed", "failed", "cancelled"):
+                        break
+                    time.sleep(0.02)
+                else:
+                    st = "timeout"
+                if q.call("query-status").get("status") != "running":
+                    q.call("cont")
+                return st == "completed" and os.path.getsize(path) > 0
+        except (OSError, ValueError, QmpError):
+            return False
+
+    def resume(self, timeout=BOOT_TIMEOUT):
+        """Wait until a machine started with incoming= runs: it is at the prompt the
+        snapshot was taken at.  Nothing may be typed before that: it would be lost."""
+        q = self._qmp(timeout)
+        if q is None:
+            self._died("while resuming from the snapshot") if self.proc.poll() is not None else None
+            raise Verdict("timeout", "QEMU did not resume from the snapshot")
+        budget = Budget(self.proc.pid, timeout * self._scale())
+        with q:
+            while q.call("query-status").get("status") != "running":
+                if budget.left() <= 0:
+                    raise Verdict("timeout", "QEMU did not resume from the snapshot within %.0f s"
+                                  % (timeout * self._scale()))
+                time.sleep(0.01)
+        self.booted = True
+        self.resumed = True
 
     # --- what tests call -----------------------------------------------------------
 
     def boot(self, timeout=BOOT_TIMEOUT):
         """Wait for the first prompt.  Returns the boot lines."""
+        base = _waits(self.proc.pid)
         text = self._until_prompt("while booting", timeout)
+        now = _waits(self.proc.pid)
+        starved = max([w - base.get(t, 0.0) for t, w in now.items()] or [0.0])
+        self.boot_seconds = time.monotonic() - self.t_start - starved
         self.booted = True
         return _lines(text)
 
@@ -576,6 +754,52 @@ class Machine:
                               ["%s in the initrd" % f.get("prog")],
                               ['[k] load-error prog=%s reason="%s"' % (f.get("prog"), f.get("reason"))])
         return Run(command, instances, lines)
+
+
+class QmpError(Exception):
+    pass
+
+
+class Qmp:
+    """A minimal QMP client (QEMU's JSON control protocol) on a unix socket."""
+
+    def __init__(self, path):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(10)
+        try:
+            self.sock.connect(path)
+            self.f = self.sock.makefile("rw")
+            self._read()                    # the greeting
+            self.call("qmp_capabilities")
+        except Exception:
+            self.sock.close()
+            raise OSError("no QMP at %s" % path)
+
+    def _read(self):
+        import json
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise QmpError("QMP closed")
+            msg = json.loads(line)
+            if "event" not in msg:
+                return msg
+
+    def call(self, cmd, **args):
+        import json
+        self.f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
+        self.f.flush()
+        msg = self._read()
+        if "error" in msg:
+            raise QmpError("%s: %s" % (cmd, msg["error"].get("desc")))
+        return msg.get("return", {})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
 
 
 def _lines(text):
@@ -643,7 +867,8 @@ def load_tests(path, hidden=False):
 class Outcome:
     """What one test did on one lab's kernel."""
 
-    def __init__(self, test, lab, verdict=None, seconds=0.0, log=None, booted=False, commands=()):
+    def __init__(self, test, lab, verdict=None, seconds=0.0, log=None, booted=False, commands=(),
+                 resumed=False):
         self.test = test
         self.lab = lab
         self.verdict = verdict   # None: passed
@@ -651,6 +876,7 @@ class Outcome:
         self.log = log
         self.booted = booted
         self.commands = list(commands)
+        self.resumed = resumed
 
     @property
     def passed(self):
@@ -707,9 +933,12 @@ VERDICT_NAMES = {
 }
 
 
-def run_one(t, lab, iso, logdir, stage=None, slots=None):
-    """Boot a fresh QEMU for test t on lab's kernel.  Returns an Outcome; the serial log
-    is kept only when the test failed.  slots: a semaphore that bounds concurrent QEMUs."""
+def run_one(t, lab, iso, logdir, stage=None, slots=None, snap=None):
+    """Run test t on a fresh QEMU of lab's kernel.  Returns an Outcome; the serial log
+    is kept only when the test failed.  slots: a semaphore that bounds concurrent QEMUs.
+    snap: a Snapshot.  The test that takes it boots through GRUB, saves the machine
+    at its first prompt and goes on; the others resume from that file (a fresh QEMU
+    process, at the prompt in 0.2 s instead of a 2 s boot)."""
     log = os.path.join(logdir, "%s.log" % t.name)
     m = Machine(iso, lab, log)
     m.stage = stage
@@ -718,8 +947,29 @@ def run_one(t, lab, iso, logdir, stage=None, slots=None):
         slots.acquire()
     t0 = time.monotonic()
     try:
-        m.start()
-        m.boot()
+        if snap and snap.taker != t.name:
+            m.scale = snap.scale
+        if snap and snap.ready():
+            try:
+                m.start(qmp=snap.socket(), incoming=snap.path)
+                m.resume()
+            except Verdict:
+                # The machine was at the prompt when saved: a resume that fails is the
+                # grader's trouble (a loaded host), never the kernel's.  Boot instead.
+                m.close()
+                m = Machine(iso, lab, log)
+                m.stage, m.scale = stage, snap.scale
+                m.start()
+                m.boot()
+        elif snap and snap.taker == t.name:
+            m.start(qmp=snap.socket() if snap.take else None)
+            m.boot()
+            snap.calibrate(m.boot_seconds)
+            if snap.take:
+                snap.done(m.snapshot(snap.path))
+        else:
+            m.start()
+            m.boot()
         t.fn(m)
     except Verdict as v:
         verdict = v
@@ -731,6 +981,8 @@ def run_one(t, lab, iso, logdir, stage=None, slots=None):
         m.close()
         if slots:
             slots.release()
+        if snap and snap.taker == t.name and snap.take and not snap.ready():
+            snap.done(False)
     secs = time.monotonic() - t0
     if verdict is None:
         try:
@@ -738,7 +990,39 @@ def run_one(t, lab, iso, logdir, stage=None, slots=None):
         except OSError:
             pass
         log = None
-    return Outcome(t, lab, verdict, secs, log, m.booted, m.commands)
+    o = Outcome(t, lab, verdict, secs, log, m.booted, m.commands, m.resumed)
+    o.nbytes = m.nbytes
+    return o
+
+
+class Snapshot:
+    """One lab's start-up, shared by its tests.  The taker (the `boot` test) boots
+    through GRUB and measures how long that took, which calibrates the timeouts of
+    the others; unless cold, it also saves the machine at its first prompt, and the
+    others resume from that file."""
+
+    def __init__(self, directory, taker, take=True):
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, "snapshot.bin")
+        self.taker = taker
+        self.take = take
+        self.ok = None
+        self.scale = 1.0
+
+    @staticmethod
+    def socket():
+        # unix socket paths are limited to 107 bytes: keep them short, in /tmp
+        return os.path.join(tempfile.gettempdir(), "sl-%d-%s.qmp" % (os.getpid(), secrets.token_hex(4)))
+
+    def calibrate(self, boot_seconds):
+        self.scale = min(MAX_CALIBRATION, max(1.0, boot_seconds / (NOMINAL_BOOT * TIMEOUT_SCALE)))
+
+    def done(self, ok):
+        if self.ok is None:
+            self.ok = bool(ok)
+
+    def ready(self):
+        return bool(self.ok)
 
 
 # ---------------------------------------------------------------------------
@@ -806,10 +1090,10 @@ def build_stage(stage, hidden=None, jobs=2):
     return None
 
 
-def build_tree(tree, lab, stage, timeout=600):
-    """`make -C tree labN INITRD_EXTRA=stage`.  Returns (iso, None) or (None, Verdict)."""
-    status, text = run_cmd(["make", "-C", tree, "lab%d" % lab, "INITRD_EXTRA=" + stage],
-                           timeout=timeout)
+def build_tree(tree, lab, stage, make_jobs=1, timeout=600):
+    """`make -C tree -jN labN INITRD_EXTRA=stage`.  Returns (iso, None) or (None, Verdict)."""
+    status, text = run_cmd(["make", "-C", tree, "-j%d" % max(1, make_jobs), "lab%d" % lab,
+                            "INITRD_EXTRA=" + stage], timeout=timeout)
     iso = os.path.join(tree, "build", "phase%d" % lab, "boot.iso")
     if status != 0:
         why = "make lab%d timed out" % lab if status is None else "make lab%d failed (status %d)" % (lab, status)
@@ -850,48 +1134,74 @@ def _not_run(t, lab, why, log=None):
     return Outcome(t, lab, Verdict(why.kind, why.message, why.expected, why.got), 0.0, log)
 
 
-def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None):
-    """Build tree for each lab (one after the other: the labs share build/), then boot
-    every test of every lab in a pool of jobs threads.  Each lab's `boot` test goes
-    first; if the kernel never reached the prompt there, its other tests are not run
-    and share that verdict.  Returns [LabResult]."""
-    from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
+def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jobs=1):
+    """Build lab in tree and record a LabResult.  Returns the path of a private copy of
+    the ISO (so a `make labN` run meanwhile, by anyone, cannot swap the kernel or its
+    initrd under the tests), or None when the build failed (every test then fails).
+    Graders building the same tree take turns (a lock file in its build/)."""
+    import fcntl
+    t0 = time.monotonic()
+    os.makedirs(os.path.join(tree, "build"), exist_ok=True)
+    mine = os.path.join(rundir, "lab%d" % lab, "boot.iso")
+    os.makedirs(os.path.dirname(mine), exist_ok=True)
+    if slots:
+        slots.acquire()
+    try:
+        with open(os.path.join(tree, "build", ".grade.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            iso, bad = build_tree(tree, lab, stage, make_jobs)
+            if iso:
+                shutil.copyfile(iso, mine)
+    finally:
+        if slots:
+            slots.release()
+    results[lab] = LabResult(tree, lab, [], bad, time.monotonic() - t0)
+    if bad:
+        for t in tests:
+            outcomes[(lab, t.name)] = _not_run(t, lab, bad)
+        return None
+    return mine
+
+
+def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=False,
+               make_jobs=None):
+    """Build tree for each lab, one after the other (the labs share build/), and run
+    every test of a lab in a pool of jobs threads as soon as that lab is built.  Each
+    lab's `boot` test goes first and boots through GRUB; if the kernel never reached
+    the prompt there, the lab's other tests are not run and share that verdict.
+    Otherwise it saved the machine at that prompt and the other tests resume from it
+    (cold=True: every test boots through GRUB).  make runs with -j make_jobs (default
+    jobs).  Returns [LabResult]."""
+    from concurrent.futures import ThreadPoolExecutor
     tree = os.path.abspath(tree)
     logroot = logroot or os.path.join(tree, "build", "grade")
+    # This run's ISO copies and snapshots: private, so graders may share a tree.
+    rundir = os.path.join(logroot, "run-%d-%s" % (os.getpid(), secrets.token_hex(3)))
+    prune_dead(logroot, "run-")
+    prune_dead(tempfile.gettempdir(), "sl-")       # QMP sockets of killed graders
+    remove_at_exit(rundir)
     results = {}
-    isos = {}
-    for lab in labs:
-        t0 = time.monotonic()
-        if slots:
-            slots.acquire()
-        try:
-            iso, bad = build_tree(tree, lab, stage)
-        finally:
-            if slots:
-                slots.release()
-        secs = time.monotonic() - t0
-        if bad:
-            results[lab] = LabResult(tree, lab, [_not_run(t, lab, bad) for t in tests], bad, secs)
-        else:
-            isos[lab] = iso
-            results[lab] = LabResult(tree, lab, [], None, secs)
     outcomes = {}
+    busy = [0]                  # tests submitted and not yet finished
+    cond = threading.Condition()
+
     with ThreadPoolExecutor(max(1, jobs)) as ex:
-        def submit(lab, t):
+        snaps = {}
+
+        def launch(lab, iso, t, rest):
+            with cond:
+                busy[0] += 1
             logdir = os.path.join(logroot, "lab%d" % lab)
-            return ex.submit(run_one, t, lab, isos[lab], logdir, stage, slots)
-        pending = {}
-        for lab in isos:
-            first = [t for t in tests if t.name == "boot"] or tests[:1]
-            rest = [t for t in tests if t not in first]
-            for t in first:
-                pending[submit(lab, t)] = (lab, t, rest)
-        while pending:
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for f in done:
-                lab, t, rest = pending.pop(f)
+            f = ex.submit(run_one, t, lab, iso, logdir, stage, slots, snaps.get(lab))
+            f.add_done_callback(lambda f: finished(lab, iso, t, rest, f))
+
+        def finished(lab, iso, t, rest, f):
+            try:
                 o = f.result()
-                outcomes[(lab, t.name)] = o
+            except BaseException as e:  # run_one catches everything; belt and braces
+                o = Outcome(t, lab, Verdict("grader", repr(e)))
+            outcomes[(lab, t.name)] = o
+            try:
                 if rest and not o.passed and not o.booted:
                     v = o.verdict
                     why = Verdict(v.kind, "not run: the kernel never reached the prompt in "
@@ -900,7 +1210,36 @@ def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None):
                         outcomes[(lab, r.name)] = _not_run(r, lab, why, o.log)
                 else:
                     for r in rest:
-                        pending[submit(lab, r)] = (lab, r, [])
-    for lab in isos:
+                        launch(lab, iso, r, [])
+            except RuntimeError:        # the pool is shutting down (interrupted)
+                for r in rest:
+                    outcomes.setdefault((lab, r.name), _not_run(
+                        r, lab, Verdict("grader", "not run: the grader was interrupted")))
+            finally:
+                with cond:
+                    busy[0] -= 1
+                    cond.notify_all()
+
+        try:
+            for lab in labs:
+                iso = build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir,
+                                make_jobs or jobs)
+                if iso is None:
+                    continue
+                first = [t for t in tests if t.name == "boot"] or tests[:1]
+                rest = [t for t in tests if t not in first]
+                if rest:
+                    snaps[lab] = Snapshot(os.path.dirname(iso), first[0].name, take=not cold)
+                for t in first:
+                    launch(lab, iso, t, rest)
+            with cond:
+                while busy[0]:
+                    cond.wait()
+        except BaseException:           # Ctrl-C: no QEMU may wait for the pool to drain
+            stop_all()
+            shutil.rmtree(rundir, ignore_errors=True)
+            raise
+    shutil.rmtree(rundir, ignore_errors=True)
+    for lab in labs:
         results[lab].outcomes = [outcomes[(lab, t.name)] for t in tests]
     return [results[lab] for lab in labs]
