@@ -54,6 +54,7 @@ help:
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
 	@echo "make handout       student starter trees under build/handout/"
+	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
 	@echo "make clean         remove build/"
 
 deps:
@@ -157,8 +158,9 @@ bench:
 handout:
 	$(PYTHON) tools/handout.py
 
+# LAB=N: an autograder for lab N only; without it, one that grades every lab.
 gradescope:
-	grader/gradescope/make_zip.sh build/gradescope.zip
+	grader/gradescope/make_zip.sh build/gradescope$(if $(LAB),-lab$(LAB)).zip $(LAB)
 
 clean:
 	rm -rf build

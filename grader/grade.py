@@ -150,7 +150,9 @@ def gradescope_json(results, elapsed, text):
                 "number": str(len(tests) + 1),
                 "score": o.earned,
                 "max_score": o.max,
-                "status": "passed" if o.passed else "failed",
+                # A test this lab does not grade is worth 0 and expected to show the
+                # flaw: not a red mark for the student.
+                "status": "passed" if o.passed or not o.graded else "failed",
                 "output": "\n".join(lines[1:]) or o.test.title,
                 "visibility": "after_published" if o.test.hidden else "visible",
             })

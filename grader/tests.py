@@ -109,14 +109,14 @@ FAULTS = {
 }
 
 
-# t_fault takes no nonce (its interface is `t_fault KIND`), so this test rests on the
-# kernel's [k] kill lines (pids checked against the spawn lines) and on t_fault's own
-# "about to" line: a kernel that forges both on purpose is not caught here.
+# t_fault proves it ran up to its fault with a tagged RESULT line (kind and pid);
+# the kernel's [k] kill line must then name that pid and the right reason.
 @test("ring3-fault", 10, "a faulting program is killed with the right reason; the kernel goes on")
 def ring3_fault(m):
     for kind, reason in FAULTS.items():
-        r = m.run("t_fault " + kind)
+        r = m.run("t_fault {nonce} " + kind)
         r.expect_line(r"^t_fault: about to %s$" % kind)
+        r.result(0, kind=kind)
         r.expect_kill(0, reason)
         if any(ln.startswith("t_fault: survived") for ln in r.lines):
             fail("t_fault %s ran on after its fault" % kind, ["[k] kill ..."], r.lines)

@@ -1,10 +1,11 @@
 #!/bin/sh
 # mkiso.sh OUT PHASE KERNEL INITRD — a GRUB2 (BIOS) rescue ISO that boots KERNEL by
-# multiboot2 with INITRD as its module, at once (timeout=0).
+# multiboot2 with INITRD as its module, at once (timeout=0). Built in a private
+# directory and moved into place, so a QEMU or a second make never sees half an ISO.
 set -eu
 out=$1 phase=$2 kernel=$3 initrd=$4
-dir=$(dirname "$out")/iso
-rm -rf "$dir"
+dir=$(mktemp -d "$(dirname "$out")/iso.XXXXXX")
+trap 'rm -rf "$dir" "$dir.log" "$dir.iso"' EXIT
 mkdir -p "$dir/boot/grub"
 cp "$kernel" "$dir/boot/kernel.elf"
 cp "$initrd" "$dir/boot/initrd.tar"
@@ -19,8 +20,9 @@ menuentry "stacklabs lab $phase" {
 CFG
 grub-mkrescue -d /usr/lib/grub/i386-pc --compress=no \
 	--install-modules="multiboot2 normal iso9660 biosdisk configfile part_msdos part_gpt" \
-	--locales= --fonts= --themes= -o "$out" "$dir" 2>"$dir.log" || {
+	--locales= --fonts= --themes= -o "$dir.iso" "$dir" 2>"$dir.log" || {
 	cat "$dir.log" >&2
 	exit 1
 }
+mv "$dir.iso" "$out"
 echo "  ISO     $out"

@@ -1,8 +1,9 @@
 // t_fault — make one CPU exception in ring 3 and expect to be killed for it.
 //
-//   run t_fault KIND
+//   run t_fault [NONCE] KIND
 //
-// Prints "t_fault: about to KIND", then faults.  The kernel should print
+// Prints "t_fault: about to KIND" (and, given a NONCE, the tagged line
+// "RESULT fault kind=KIND pid=P" that proves it ran), then faults.  The kernel should print
 //   [k] kill pid=P reason=#XX rip=0x... cr2=0x...
 // and go on.  If the program is still alive afterwards it prints
 // "t_fault: survived KIND" and exits 1.  An unknown KIND prints the usage
@@ -24,6 +25,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "stacklabs.h"
 
 // Start of the kernel half: where the kernel image is mapped.
 #define FAULT_KERNEL_ADDR 0xffffffff80000000UL
@@ -140,14 +144,17 @@ fault_known(const char *kind)
 int
 main(int argc, char **argv)
 {
-	if (argc != 2 || !fault_known(argv[1])) {
-		printf("usage: t_fault null-read|null-write|ud2|div0|priv|kernel-read|"
+	const char *kind = argv[argc - 1];
+	if (argc < 2 || argc > 3 || !fault_known(kind)) {
+		printf("usage: t_fault [NONCE] null-read|null-write|ud2|div0|priv|kernel-read|"
 		       "noncanon|text-write|stack-exec\n");
 		return 2;
 	}
-	printf("t_fault: about to %s\n", argv[1]);
+	printf("t_fault: about to %s\n", kind);
+	if (argc == 3)
+		sl_result(argv[1], "fault kind=%s pid=%d", kind, (int)getpid());
 	fflush(stdout);
-	fault_do(argv[1]);
-	printf("t_fault: survived %s\n", argv[1]);
+	fault_do(kind);
+	printf("t_fault: survived %s\n", kind);
 	return 1;
 }
