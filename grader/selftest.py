@@ -556,7 +556,7 @@ MONITOR_START = "\tproc_start_monitor(monitor_main);\n"
 
 # A monitor whose `run` prints what the programs would print, without running them:
 # lines copied from a real run (so their tags belong to that run's nonces).  It forges
-# every program given a nonce; others (hello, t_fault, bad_*) still really run.
+# every program given a nonce; others (hello, bad_*) still really run.
 FORGE_C = r"""
 // selftest: forge the output of nonce-carrying programs instead of running them.
 static int forge_pid;
@@ -599,7 +599,7 @@ FORGE = [
 ]
 
 # Tests whose every check rests on a tagged RESULT line: a forger must get 0 on each.
-NONCE_BOUND = ["syscalls-basic", "bad-pointers", "kinfo-distinct", "tss-follows",
+NONCE_BOUND = ["syscalls-basic", "bad-pointers", "ring3-fault", "kinfo-distinct", "tss-follows",
                "leak-after-exit", "leak-live", "blocked-3", "preempt", "overflow"]
 
 ALL_BUT_BOOT = ["hello", "syscalls-basic", "bad-pointers", "bad-elf", "ring3-fault",

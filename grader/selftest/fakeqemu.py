@@ -151,11 +151,13 @@ class Kernel:
         return "[k] exit pid=%d status=0\r\n" % pid
 
     def p_t_fault(self, pid, argv, k, n):
-        kind = argv[1]
+        kind = argv[-1]         # t_fault [NONCE] KIND
         reason = {"null-read": "#PF", "null-write": "#PF", "ud2": "#UD", "div0": "#DE",
                   "priv": "#GP", "kernel-read": "#PF", "noncanon": "#GP",
                   "text-write": "#PF", "stack-exec": "#PF"}[kind]
         out("t_fault: about to %s\r\n" % kind)
+        if len(argv) == 3:
+            out(result(argv[1], "fault kind=%s pid=%d" % (kind, pid)) + "\r\n")
         return "[k] kill pid=%d reason=%s rip=0x401000 cr2=0x0\r\n" % (pid, reason)
 
     def p_t_kinfo(self, pid, argv, k, n):
