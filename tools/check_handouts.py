@@ -73,7 +73,6 @@ import select
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -82,6 +81,8 @@ import time
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "grader"))
+import gradelib  # noqa: E402  (its QMP client)
 LABS = (1, 2, 3)
 QEMU = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-m", "128M",
         "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -371,45 +372,16 @@ def match_lines(promised, real):
     return [promised[i] for i in range(len(promised)) if i not in placed]
 
 
-class Qmp:
-    """A minimal client of QEMU's JSON control protocol on a unix socket."""
-
-    def __init__(self, path, timeout):
-        end = time.time() + timeout
-        while True:
-            self.sock = socket.socket(socket.AF_UNIX)
-            try:
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.time() > end:
-                    raise
-                time.sleep(0.02)
-        self.sock.settimeout(timeout)
-        self.f = self.sock.makefile("rw")
-        self.read()                             # the greeting
-        self.call("qmp_capabilities")
-
-    def read(self):
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise OSError("QMP closed")
-            msg = json.loads(line)
-            if "event" not in msg:
-                return msg
-
-    def call(self, cmd, **args):
-        self.f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
-        self.f.flush()
-        msg = self.read()
-        if "error" in msg:
-            raise OSError("%s: %s" % (cmd, msg["error"].get("desc")))
-        return msg.get("return", {})
-
-    def close(self):
-        self.sock.close()
+def Qmp(path, timeout):
+    """A QMP connection (the grader's client), retried until QEMU opens the socket."""
+    end = time.time() + timeout
+    while True:
+        try:
+            return gradelib.Qmp(path)
+        except OSError:
+            if time.time() > end:
+                raise
+            time.sleep(0.02)
 
 
 class Qemu:
@@ -475,8 +447,8 @@ class Qemu:
                     time.sleep(0.02)
                 return False
             finally:
-                q.close()
-        except (OSError, ValueError):
+                q.sock.close()
+        except (OSError, ValueError, gradelib.QmpError):
             return False
 
     def resumed(self, timeout):
@@ -491,8 +463,8 @@ class Qemu:
                     time.sleep(0.01)
                 return True
             finally:
-                q.close()
-        except (OSError, ValueError):
+                q.sock.close()
+        except (OSError, ValueError, gradelib.QmpError):
             return False
 
     def send(self, cmd):
