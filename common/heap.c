@@ -50,15 +50,6 @@ kmalloc(size_t n)
 	return (u8 *)b + HEADER;
 }
 
-void *
-kzalloc(size_t n)
-{
-	void *p = kmalloc(n);
-	if (p)
-		memset(p, 0, n);
-	return p;
-}
-
 void
 kfree(void *p)
 {

@@ -114,12 +114,6 @@ pmm_free(u64 pa)
 }
 
 u64
-pmm_free_count(void)
-{
-	return nfree;
-}
-
-u64
 pmm_total_bytes(void)
 {
 	return total_bytes;

@@ -24,40 +24,15 @@
 // A seed for the register patterns; any constant does.
 #define SLEEPER_SEED 0x51ee9e7ULL
 
-// Registers loaded with a pattern (rdi and rsi carry the nanosleep arguments).
-static const int sleeper_regs[] = {
-	SL_RBX,
-	SL_RBP,
-	SL_RDX,
-	SL_R8,
-	SL_R9,
-	SL_R10,
-	SL_R12,
-	SL_R13,
-	SL_R14,
-	SL_R15,
-};
-#define SLEEPER_NREGS (int)(sizeof sleeper_regs / sizeof sleeper_regs[0])
-
 // One nanosleep of ms with patterns for (pid, round) in the registers.
 // Returns -1 if every register survived (and nanosleep returned 0), else the
 // number of the first register that did not, with *want / *got its values.
 static int
 sleeper_round(long pid, int round, long ms, uint64_t *want, uint64_t *got)
 {
-	struct timespec req = { ms / 1000, (ms % 1000) * 1000000L };
-	struct sl_regframe f = { { 0 }, { 0 }, { 0 } };
-	int bad;
+	struct sl_regframe f;
+	int bad = sl_sleep_checked(&f, SLEEPER_SEED, pid, round, ms);
 
-	for (int i = 0; i < SLEEPER_NREGS; i++)
-		f.in[sleeper_regs[i]] =
-			sl_pattern(SLEEPER_SEED, (uint64_t)pid, (uint64_t)round,
-				   (uint64_t)sleeper_regs[i]);
-	f.in[SL_RAX] = SYS_nanosleep;
-	f.in[SL_RDI] = (uint64_t)&req;
-	f.in[SL_RSI] = 0;
-	sl_regs_syscall(&f);
-	bad = sl_regs_first_bad(&f, 0);
 	if (bad >= 0) {
 		*want = f.in[bad];
 		*got = f.out[bad];

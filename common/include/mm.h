@@ -14,7 +14,6 @@
 void pmm_init(void *mbi);
 u64 pmm_alloc(void);		// one zeroed 4 KiB frame (physical address), or 0
 void pmm_free(u64 pa);
-u64 pmm_free_count(void);
 u64 pmm_total_bytes(void);
 void pmm_reserve(u64 start, u64 end);
 void *phys_ptr(u64 pa);		// usable before and after vm_init
@@ -41,5 +40,4 @@ int copy_to_user(u64 udst, const void *src, size_t len);
 
 // heap.c
 void *kmalloc(size_t n);
-void *kzalloc(size_t n);
 void kfree(void *p);

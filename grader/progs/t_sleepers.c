@@ -23,38 +23,15 @@
 
 #include "stacklabs.h"
 
-// Registers that carry a pattern (rax, rdi, rsi are the call itself).
-static const int ts_regs[] = {
-	SL_RBX,
-	SL_RBP,
-	SL_RDX,
-	SL_R8,
-	SL_R9,
-	SL_R10,
-	SL_R12,
-	SL_R13,
-	SL_R14,
-	SL_R15,
-};
-
 // One round: nanosleep(ms) with the patterns of (seed, pid, round) loaded.
 // Returns -1 if every register came back as it should (rax = 0), else the first
 // register that did not, after printing its DETAIL line if *detailed is 0.
 static int
 ts_round(uint64_t seed, long pid, int round, long ms, int *detailed)
 {
-	struct timespec req = { ms / 1000, (ms % 1000) * 1000000L };
-	struct sl_regframe f = { { 0 }, { 0 }, { 0 } };
-	int bad;
+	struct sl_regframe f;
+	int bad = sl_sleep_checked(&f, seed, pid, round, ms);
 
-	for (size_t i = 0; i < sizeof ts_regs / sizeof ts_regs[0]; i++)
-		f.in[ts_regs[i]] = sl_pattern(seed, (uint64_t)pid, (uint64_t)round,
-					      (uint64_t)ts_regs[i]);
-	f.in[SL_RAX] = SYS_nanosleep;
-	f.in[SL_RDI] = (uint64_t)&req;
-	f.in[SL_RSI] = 0;
-	sl_regs_syscall(&f);
-	bad = sl_regs_first_bad(&f, 0);
 	if (bad >= 0 && !*detailed) {
 		printf("DETAIL reg=%s expected=0x%016llx got=0x%016llx\n",
 		       sl_reg_name(bad), (unsigned long long)f.in[bad],

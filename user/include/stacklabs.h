@@ -430,4 +430,34 @@ sl_regs_first_bad(struct sl_regframe *f, uint64_t want_rax)
 	return -1;
 }
 
+// One nanosleep(ms) with patterns of (seed, pid, round) in every register the call
+// does not use (rax, rdi, rsi carry the call itself). Returns sl_regs_first_bad:
+// -1 if every register survived and nanosleep returned 0; f holds expected / got.
+static inline int
+sl_sleep_checked(struct sl_regframe *f, uint64_t seed, long pid, int round, long ms)
+{
+	static const int regs[] = {
+		SL_RBX,
+		SL_RBP,
+		SL_RDX,
+		SL_R8,
+		SL_R9,
+		SL_R10,
+		SL_R12,
+		SL_R13,
+		SL_R14,
+		SL_R15,
+	};
+	struct timespec req = { ms / 1000, (ms % 1000) * 1000000L };
+
+	memset(f, 0, sizeof *f);
+	for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+		f->in[regs[i]] = sl_pattern(seed, (uint64_t)pid, (uint64_t)round, (uint64_t)regs[i]);
+	f->in[SL_RAX] = SYS_nanosleep;
+	f->in[SL_RDI] = (uint64_t)&req;
+	f->in[SL_RSI] = 0;
+	sl_regs_syscall(f);
+	return sl_regs_first_bad(f, 0);
+}
+
 #endif // STACKLABS_H
