@@ -58,7 +58,7 @@ help:
 	@echo "make clean         remove build/"
 
 deps:
-	@tools/deps.sh qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gcc make python3
+	@scripts/deps.sh qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gcc make python3
 
 # ---- user programs ---------------------------------------------------------------
 build/user/%: user/%.c $(wildcard user/include/*.h)
@@ -107,10 +107,10 @@ $$(B$(1))/kernel.elf: $$(OBJS$(1)) common/kernel.ld
 
 # Re-staged every time (INITRD_EXTRA may change); rewritten only when different.
 $$(B$(1))/initrd.tar: $$(USER_PROGS) FORCE
-	@tools/mkinitrd.sh $$@ build/user $$(INITRD_EXTRA)
+	@scripts/mkinitrd.sh $$@ build/user $$(INITRD_EXTRA)
 
 $$(B$(1))/boot.iso: $$(B$(1))/kernel.elf $$(B$(1))/initrd.tar
-	@tools/mkiso.sh $$@ $(1) $$(B$(1))/kernel.elf $$(B$(1))/initrd.tar
+	@scripts/mkiso.sh $$@ $(1) $$(B$(1))/kernel.elf $$(B$(1))/initrd.tar
 
 lab$(1): $$(B$(1))/boot.iso
 
@@ -124,7 +124,7 @@ lab$(1)-qemu:
 lab$(1)-qemu-gdb:
 	@$$(MAKE) --no-print-directory deps
 	@$$(MAKE) --no-print-directory lab$(1)
-	@tools/gdbinit.sh $(1) $(GDBPORT) > build/gdbinit
+	@scripts/gdbinit.sh $(1) $(GDBPORT) > build/gdbinit
 	@echo "lab $(1) halted; in another terminal: make gdb   (port $(GDBPORT))"
 	$$(QEMU) $$(QEMU_COMMON) $$(QEMU_TTY) -cdrom $$(B$(1))/boot.iso -gdb tcp::$(GDBPORT) -S
 
@@ -147,16 +147,16 @@ grade:
 	$(PYTHON) grader/grade.py --all
 
 test:
-	@test -x tools/test.sh || { echo "make test is the kit's own suite (not in a starter): use make grade-labN"; exit 2; }
+	@test -x tests/run.sh || { echo "make test is the kit's own suite (not in a starter): use make grade-labN"; exit 2; }
 	@$(MAKE) --no-print-directory deps
-	@tools/test.sh
+	@tests/run.sh
 
 bench:
 	@$(MAKE) --no-print-directory deps
-	@$(PYTHON) tools/bench.py
+	@$(PYTHON) scripts/bench.py
 
 handout:
-	$(PYTHON) tools/handout.py
+	$(PYTHON) scripts/handout.py
 
 # LAB=N: an autograder for lab N only; without it, one that grades every lab.
 gradescope:

@@ -1049,7 +1049,7 @@ def _error_lines(text, n=30):
 def build_stage(stage, hidden=None, jobs=2):
     """Build the grader's programs into stage: grader/progs/*.c, user/hello and
     user/syscalls (all from ROOT), hidden/*.c and hidden executables, then the
-    malformed ELFs of tools/mkbad.py.  Returns None, or a Verdict("build")."""
+    malformed ELFs of grader/mkbad.py.  Returns None, or a Verdict("build")."""
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(stage)
     include = os.path.join(ROOT, "user", "include")
@@ -1080,13 +1080,13 @@ def build_stage(stage, hidden=None, jobs=2):
             p = os.path.join(hidden, f)
             if os.path.isfile(p) and os.access(p, os.X_OK) and not f.endswith((".c", ".py", ".sh")):
                 shutil.copy2(p, os.path.join(stage, f))
-    mkbad = os.path.join(ROOT, "tools", "mkbad.py")
+    mkbad = os.path.join(ROOT, "grader", "mkbad.py")
     ref = os.path.join(stage, "hello")
     if os.path.exists(mkbad) and os.path.exists(ref):
         import sys
         status, text = run_cmd([sys.executable, mkbad, stage, ref], timeout=60)
         if status != 0:
-            return Verdict("build", "tools/mkbad.py failed", got=_error_lines(text))
+            return Verdict("build", "grader/mkbad.py failed", got=_error_lines(text))
     return None
 
 
@@ -1104,7 +1104,7 @@ def build_tree(tree, lab, stage, make_jobs=1, timeout=600):
 
 
 def bad_elves(stage):
-    """Names of the malformed ELFs tools/mkbad.py wrote into stage."""
+    """Names of the malformed ELFs grader/mkbad.py wrote into stage."""
     return sorted(f for f in os.listdir(stage) if f.startswith("bad_"))
 
 

@@ -8,7 +8,7 @@ kernel's own [k] lines whose pids must match the spawn lines of the same command
 
 from gradelib import test, fail, bad_elves, klines, new_nonce
 
-# Which phases each test passes in (P) or fails in (F), phase 1, 2, 3: DESIGN.md's
+# Which phases each test passes in (P) or fails in (F), phase 1, 2, 3: docs/design.md's
 # isolation matrix, in one place.  Lab N is graded on the tests with P in column N;
 # the others still run and show as "vulnerable — fixed in lab K".
 EXPECT = {
@@ -84,7 +84,7 @@ def bad_pointers(m):
 def bad_elf(m):
     names = bad_elves(m.stage)
     if not names:
-        fail("the grader has no malformed ELFs (tools/mkbad.py)", ["bad_*"], [])
+        fail("the grader has no malformed ELFs (grader/mkbad.py)", ["bad_*"], [])
     for name in names:
         r = m.run(name)             # reason="not found" fails the test as "missing"
         want = "[k] load-error prog=%s reason=\"...\"" % name

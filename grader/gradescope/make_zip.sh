@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make_zip.sh OUT.zip [LAB] — the Gradescope autograder zip: setup.sh and
-# run_autograder at its root, then the grader's tree (grader/, user/, tools/mkbad.py),
+# run_autograder at its root, then the grader's tree (grader/, user/, grader/mkbad.py),
 # a LAB file when LAB is given, and HIDDEN=DIR (if set) as hidden/.
 set -euo pipefail
 OUT="$(realpath -m "$1")"
@@ -12,11 +12,9 @@ trap 'rm -rf "$STAGE"' EXIT
 
 cp "$HERE/setup.sh" "$HERE/run_autograder" "$STAGE/"
 chmod 755 "$STAGE/setup.sh" "$STAGE/run_autograder"
-mkdir -p "$STAGE/tools"
+mkdir -p "$STAGE/scripts"
 cp -a "$TOP/grader" "$TOP/user" "$STAGE/"
-for f in mkbad.py deps.sh; do
-    if [ -f "$TOP/tools/$f" ]; then cp -a "$TOP/tools/$f" "$STAGE/tools/"; fi
-done
+cp -a "$TOP/scripts/deps.sh" "$STAGE/scripts/"
 find "$STAGE" -name __pycache__ -prune -exec rm -rf {} +
 if [ -n "$LAB" ]; then echo "$LAB" > "$STAGE/LAB"; fi
 if [ -n "${HIDDEN:-}" ]; then cp -a "$HIDDEN" "$STAGE/hidden"; fi

@@ -23,7 +23,7 @@
 #include <time.h>
 
 // ---------------------------------------------------------------------------
-// Lab probe numbers (the same in every phase; see notes/contract.md).
+// Lab probe numbers (the same in every phase; see docs/design.md, "Lab probes").
 
 // Fill a struct kstack_info for the calling process; returns 0.
 #define SYS_kstack_info 500

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_kernel.py — the kernel and its monitor, phase by phase, through the same GRUB
 ISO that `make labN-qemu` boots. The isolation matrix itself is the grader's self-test;
-this suite checks the monitor contract (DESIGN.md), the [k] lines, QEMU exit codes,
+this suite checks the monitor contract (docs/design.md), the [k] lines, QEMU exit codes,
 and phase 1's visible flaw. One line per check: "TEST kernel-pN-<what>: ok|FAIL ...".
 """
 import os

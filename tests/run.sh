@@ -27,12 +27,12 @@ suite() {
 	fi
 }
 
-suite build tools/test_build.sh
-suite kernel python3 tools/test_kernel.py
-suite grader python3 grader/selftest.py
-suite gdb tools/test_gdb.sh
-suite starters tools/test_starters.sh
-suite handouts python3 tools/check_handouts.py
+suite build tests/test_build.sh
+suite kernel python3 tests/test_kernel.py
+suite grader python3 tests/test_grader.py
+suite gdb tests/test_gdb.sh
+suite starters tests/test_starters.sh
+suite handouts python3 tests/test_handouts.py
 
 passed=$(grep -c '^TEST .*: ok' "$log")
 failed=$(grep -c '^TEST .*: FAIL' "$log")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """mkbad.py — write malformed ELF files for the kernel's loader to refuse.
 
-    tools/mkbad.py OUTDIR REFERENCE_ELF
-    tools/mkbad.py --list
+    grader/mkbad.py OUTDIR REFERENCE_ELF
+    grader/mkbad.py --list
 
 Each file in OUTDIR is a copy of REFERENCE_ELF (a working static ELF64 x86_64
 program, e.g. build/user/hello) with exactly one flaw, so `run bad_NAME` must

@@ -11,6 +11,6 @@ set architecture i386:x86-64
 file $top/build/phase$phase/kernel.elf
 target remote localhost:$port
 GDB
-if [ -f "$top/tools/gdb/stacklabs.py" ]; then
-	echo "source $top/tools/gdb/stacklabs.py"
+if [ -f "$top/gdb/stacklabs.py" ]; then
+	echo "source $top/gdb/stacklabs.py"
 fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh — make sure the tools a build needs are installed.
 #
-#   tools/deps.sh [--check] [TOOL...]
+#   scripts/deps.sh [--check] [TOOL...]
 #
 # TOOL is a command name from the table in deps_package below (all of them when
 # none is given).  If every tool is present: prints nothing, exits 0 (no apt

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""check_handouts.py: the handouts must not drift from the code.
+"""test_handouts.py: the handouts must not drift from the code.
 
-    tools/check_handouts.py [--handouts DIR] [--lab N] [--skip-boot] [--cold] [--jobs N] [-v]
+    tests/test_handouts.py [--handouts DIR] [--lab N] [--skip-boot] [--cold] [--jobs N] [-v]
 
 Checks every handouts/*.md (or DIR/*.md) and prints one line per check:
 
@@ -26,7 +26,7 @@ make targets.  Looked for in inline code (`make lab1`) and in fenced code blocks
 (-s, -j 4, -C DIR) and variable assignments (INITRD_EXTRA=DIR) are skipped, and so
 are ALL-CAPS placeholders (TARGET).  A target written with a capital N (labN, grade-labN) stands for
 N = 1, 2 and 3.  Each target must pass `make -n TARGET` in the repository, and
-every tools/... or grader/... script that the dry run would execute must exist
+every scripts/..., tests/... or grader/... script that the dry run would execute must exist
 (the dry run sets MAKE=true, so a recursive `$(MAKE) X` is not followed; the
 targets a handout shows are each checked themselves).
 
@@ -56,7 +56,7 @@ before the first prompt are promised boot output.
 
 The kernels are booted exactly as a student boots them, from the tree this script
 is in: `make` builds build/phaseN/kernel.elf, the user programs and the grader's
-test programs (grader/progs), and tools/mkinitrd.sh and tools/mkiso.sh put them
+test programs (grader/progs), and scripts/mkinitrd.sh and scripts/mkiso.sh put them
 on a private ISO in a temporary directory, the same initrd `make labN
 INITRD_EXTRA=DIR` would build (private, so a grader running at the same time in
 this tree cannot swap the initrd under us).  QEMU runs with TCG, as
@@ -288,7 +288,7 @@ def dry_run(targets):
     if r.returncode != 0:
         last = [ln for ln in text.splitlines() if ln.strip()][-1:] or ["(no output)"]
         return "make -n %s failed: %s" % (what, last[0])
-    for m in re.finditer(r"(?<![\w./-])((?:tools|grader)/[\w./-]+\.(?:py|sh))\b", text):
+    for m in re.finditer(r"(?<![\w./-])((?:scripts|tests|grader|gdb)/[\w./-]+\.(?:py|sh))\b", text):
         if not os.path.exists(os.path.join(ROOT, m.group(1))):
             return "make %s runs %s, which does not exist" % (what, m.group(1))
     return None
@@ -627,8 +627,8 @@ def build_isos(labs, tmp):
         os.makedirs(d)
         kernel = os.path.join(d, "kernel.elf")
         shutil.copy2(os.path.join(ROOT, "build", "phase%d" % n, "kernel.elf"), kernel)
-        for cmd in (["tools/mkinitrd.sh", os.path.join(d, "initrd.tar"), "build/user", extra],
-                    ["tools/mkiso.sh", os.path.join(d, "boot.iso"), str(n), kernel,
+        for cmd in (["scripts/mkinitrd.sh", os.path.join(d, "initrd.tar"), "build/user", extra],
+                    ["scripts/mkiso.sh", os.path.join(d, "boot.iso"), str(n), kernel,
                      os.path.join(d, "initrd.tar")]):
             r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             if r.returncode != 0:

@@ -3,12 +3,12 @@
 #
 # For each lab: build its kernel, boot it halted in QEMU (TCG) with a gdb stub on a
 # free port, drive the monitor over the serial port, and run a scripted `gdb -batch`
-# session (the init lines `make gdb` uses, then tools/gdb/walkthrough.gdb): break in
+# session (the init lines `make gdb` uses, then gdb/walkthrough.gdb): break in
 # syscall_entry, step over the stack switch, compare rsp before and after with the
 # phase's promise, and run the helper commands (ps, kstacks, trapframe,
 # kstack-where). Phase 1 also shows the 32/64-bit pitfall. Then every (gdb) command
 # handouts/gdb.md shows must be one these sessions ran, with the output it shows.
-# tools/gdb/check.py does the work and prints one line per check:
+# tests/gdb_check.py does the work and prints one line per check:
 #   TEST gdb-phaseN-<what>: ok | FAIL <why>
 #   TEST gdb-handout: ok | FAIL <why>
 # Exits 1 if any check failed. Every QEMU started is killed on the way out.
@@ -53,9 +53,9 @@ for n in ${PHASES:-$all}; do
 		status=1
 		continue
 	fi
-	run python3 tools/gdb/check.py --phase "$n" || status=1
+	run python3 tests/gdb_check.py --phase "$n" || status=1
 done
 if [ -z "${PHASES:-}" ] && [ "$(echo $all)" = "1 2 3" ]; then
-	run python3 tools/gdb/check.py --handout handouts/gdb.md || status=1
+	run python3 tests/gdb_check.py --handout handouts/gdb.md || status=1
 fi
 exit $status

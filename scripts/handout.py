@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """handout.py — write the student starter of each lab from the reference tree.
 
-    python3 tools/handout.py              every lab: build/handout/labN/ and labN.tar.gz
-    python3 tools/handout.py --lab 2      one lab
-    python3 tools/handout.py --check      also print one `TEST starter-labN-no-solution:`
+    python3 scripts/handout.py              every lab: build/handout/labN/ and labN.tar.gz
+    python3 scripts/handout.py --lab 2      one lab
+    python3 scripts/handout.py --check      also print one `TEST starter-labN-no-solution:`
                                           line per lab (make test)
-    python3 tools/handout.py --list 2     print the files lab 2's starter gets, and stop
+    python3 scripts/handout.py --list 2     print the files lab 2's starter gets, and stop
 
 A starter is the repository as a student of lab N needs it: every file `git ls-files`
 names (tracked, or new and not ignored), minus instructor-only material (INSTRUCTOR_ONLY below) and minus the later
@@ -16,7 +16,7 @@ every source file passed through the exercise markers:
     ...the solution...
     // LAB2 END
 
-and each region's stub kept beside the reference, in tools/stubs/<same path>, so the
+and each region's stub kept beside the reference, in labs/stubs/phaseN/<same file>, so the
 lab trees (and the diffs between them) hold solutions only:
 
     // STUB allocate, zero and free a per-process stack             (nasm: ; STUB ...)
@@ -51,8 +51,6 @@ LABS = (1, 2, 3)
 
 # Files no starter gets (fnmatch patterns on the repository path; "*" crosses "/").
 INSTRUCTOR_ONLY = [
-    "grader/selftest/*",        # the grader's self-test and its fake QEMU
-    "grader/selftest.py",
     "grader/flaky.sh",          # the whole matrix, N times
     "grader/hidden/*",          # hidden tests, wherever an instructor keeps them
     "hidden/*",
@@ -60,12 +58,10 @@ INSTRUCTOR_ONLY = [
     "*/hidden-tests/*",
     "grader/gradescope/*",      # building the Gradescope autograder
     "handouts/instructors.md",
-    "tools/handout.py",         # this generator
-    "tools/test.sh",            # the kit's own tests (make test), which test every
-    "tools/test_*",             # phase, the grader and the starters themselves
-    "tools/check_*.py",
-    "tools/gdb/check.py",
-    "tools/stubs/*",            # the stubs, already in place in the starter
+    "scripts/handout.py",       # this generator
+    "tests/*",                  # the kit's own tests (make test), which test every
+                                # phase, the grader and the starters themselves
+    "labs/stubs/*",             # the stubs, already in place in the starter
     ".ci/*",                    # the kit's own CI
 ]
 
@@ -76,7 +72,12 @@ MARKER = re.compile(r"^(?P<indent>[ \t]*)(?P<cc>//|;) LAB(?P<lab>\d+) "
                     r"(?:BEGIN: (?P<task>\S.*?)|(?P<kind>END))[ \t]*$")
 ANY_MARKER = re.compile(r"(//|;) ?LAB\d+ (BEGIN|STUB|END)\b")
 STUB_HEAD = re.compile(r"^(//|;) STUB (?P<task>\S.*?)[ \t]*$")
-STUBS = os.path.join("tools", "stubs")
+STUBS = os.path.join("labs", "stubs")
+
+
+def stub_path(path):
+    """Where the stubs of labs/phaseN/F live: labs/stubs/phaseN/F."""
+    return os.path.join(ROOT, STUBS, os.path.relpath(path, "labs"))
 
 # A solution line shorter than this (code or comment, whitespace squeezed) is too
 # common to call distinctive: "}", "return 0;", "continue;".
@@ -98,9 +99,9 @@ class Region:
 
 
 def load_stubs(path):
-    """task -> stub lines, from tools/stubs/<path> (empty if there is no such file)."""
+    """task -> stub lines, from labs/stubs/phaseN/<file> (empty if there is no such file)."""
     stubs, cur = {}, None
-    sp = os.path.join(ROOT, STUBS, path)
+    sp = stub_path(path)
     if not os.path.exists(sp):
         return stubs
     for line in open(sp).read().split("\n"):
@@ -117,7 +118,7 @@ def load_stubs(path):
 
 def parse(path, text):
     """Split text into a list of plain lines and Regions, each Region with its stub
-    from tools/stubs/<path>.  Raises MarkerError."""
+    from labs/stubs/phaseN/<file>.  Raises MarkerError."""
     parts = []
     cur = None
     stubs = load_stubs(path)
@@ -138,7 +139,7 @@ def parse(path, text):
                 raise MarkerError("%s: the LAB%d region of line %d has no stub: add a block "
                                   "'%s STUB %s' to %s (every region needs one, even an empty one)"
                                   % (where, lab, cur.lineno, cur.cc, cur.task,
-                                     os.path.join(STUBS, path)))
+                                     os.path.relpath(stub_path(path), ROOT)))
             cur.stub = list(stubs[cur.task])
             parts.append(cur)
             cur = None

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test_starters.sh — prove the student starters of `make handout` do what they promise.
 #
-#   tools/test_starters.sh [LAB...]          default: 1 2 3
+#   tests/test_starters.sh [LAB...]          default: 1 2 3
 #
-# Writes the starters (python3 tools/handout.py --check), then for each lab N:
+# Writes the starters (python3 scripts/handout.py --check), then for each lab N:
 #   no-solution   no line of lab N's solution is anywhere in its starter (handout.py's
 #                 own check, then a grep for a few lines that would give it away)
 #   links         handouts/labN.md (which the TODO lines name) is there, and every
@@ -126,14 +126,14 @@ sys.exit(0 if ok else 1)
 EOF
 
 # --- write the starters ---------------------------------------------------------------
-if ! python3 tools/handout.py --check > "$WORK/handout.out" 2>&1; then
+if ! python3 scripts/handout.py --check > "$WORK/handout.out" 2>&1; then
 	grep -v '^TEST ' "$WORK/handout.out"     # its TEST lines are reported below
 fi
 for lab in $LABS; do
 	line=$(grep "^TEST starter-lab$lab-no-solution: " "$WORK/handout.out")
 	tree=$OUT/lab$lab
 	if [ -z "$line" ] || [ ! -d "$tree" ]; then
-		report starter-lab$lab-no-solution "FAIL tools/handout.py wrote no starter: $(tail -1 "$WORK/handout.out")"
+		report starter-lab$lab-no-solution "FAIL scripts/handout.py wrote no starter: $(tail -1 "$WORK/handout.out")"
 		continue
 	fi
 	why=${line#*: }

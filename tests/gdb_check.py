@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""check.py — scripted GDB sessions against one lab kernel, one TEST line per check.
+"""gdb_check.py — scripted GDB sessions against one lab kernel, one TEST line per check.
 
-    tools/gdb/check.py --phase N [--expect M] [--send LINE]...
-    tools/gdb/check.py --handout handouts/gdb.md
+    tests/gdb_check.py --phase N [--expect M] [--send LINE]...
+    tests/gdb_check.py --handout handouts/gdb.md
 
 Boots phase N's kernel halted in QEMU with the command `make labN-qemu-gdb` runs
 (TCG, gdb stub on a free port; the ISO is a private copy of the kernel with the plain
 initrd), drives the monitor over the serial port, and runs `gdb -batch` with the init
-lines `make gdb` uses (tools/gdbinit.sh) followed by tools/gdb/walkthrough.gdb. GDB traces
+lines `make gdb` uses (scripts/gdbinit.sh) followed by gdb/walkthrough.gdb. GDB traces
 every command (`set trace-commands on`), so the log reads as a transcript; the checks
 read the values back from it. --expect M applies phase M's expectations (and its
 monitor input) to phase N's kernel: that is how each check is shown to be able to fail.
@@ -32,13 +32,13 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GDBDIR = os.path.join(ROOT, "tools", "gdb")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GDBDIR = os.path.join(ROOT, "gdb")
 OUT = os.path.join(ROOT, "build", "gdbtest")
 USER_END = 0x0000800000000000
 TF_SIZE = 176
 KSTACK_SIZE = 16 * 1024
-# Every QEMU started is recorded here too, for the caller's trap (tools/test_gdb.sh).
+# Every QEMU started is recorded here too, for the caller's trap (tests/test_gdb.sh).
 PIDFILE = os.environ.get("STACKLABS_GDB_PIDS", os.path.join(OUT, "qemu.pids"))
 MARK_PORT = 65432  # GDBPORT for `make -n`, replaced by a free port
 SESSION_TIMEOUT = 60.0 * float(os.environ.get("STACKLABS_TIMEOUT_SCALE", "1"))
@@ -186,20 +186,20 @@ def private_boot(phase, logdir):
     initrd = os.path.join(logdir, "initrd.tar")
     iso = os.path.join(logdir, "boot.iso")
     shutil.copy2(os.path.join(ROOT, "build", "phase%d" % phase, "kernel.elf"), kernel)
-    for cmd in (["tools/mkinitrd.sh", initrd, "build/user"],
-                ["tools/mkiso.sh", iso, str(phase), kernel, initrd]):
+    for cmd in (["scripts/mkinitrd.sh", initrd, "build/user"],
+                ["scripts/mkiso.sh", iso, str(phase), kernel, initrd]):
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return kernel, iso
 
 
 def gdbinit(phase, port, kernel, path):
-    """The init file `make gdb` uses (tools/gdbinit.sh writes it), for this port and
+    """The init file `make gdb` uses (scripts/gdbinit.sh writes it), for this port and
     with the private copy of the kernel in its `file` line."""
-    text = subprocess.run([os.path.join(ROOT, "tools", "gdbinit.sh"), str(phase),
+    text = subprocess.run([os.path.join(ROOT, "scripts", "gdbinit.sh"), str(phase),
                            str(port)], check=True, capture_output=True, text=True).stdout
     shared = "file %s\n" % os.path.join(ROOT, "build", "phase%d" % phase, "kernel.elf")
     if shared not in text:
-        raise RuntimeError("tools/gdbinit.sh has no line %r" % shared.strip())
+        raise RuntimeError("scripts/gdbinit.sh has no line %r" % shared.strip())
     with open(path, "w") as f:
         f.write(text.replace(shared, "file %s\n" % kernel))
 
@@ -586,7 +586,7 @@ def check_handout(path):
     for no, cmd, promised in handout_blocks(path):
         outs = ran.get(_shape(cmd))
         if outs is None:
-            return "%s:%d: `%s` is not a command tools/test_gdb.sh runs" % (
+            return "%s:%d: `%s` is not a command tests/test_gdb.sh runs" % (
                 os.path.relpath(path, ROOT), no, cmd)
         if not any(all(any(_promise_matches(p, l) for l in o) for p in promised)
                    for o in outs):

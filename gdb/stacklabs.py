@@ -250,7 +250,7 @@ class SLCommand(gdb.Command):
         except gdb.error as e:
             raise gdb.GdbError("%s: %s" % (self.cmdname, e))
         except Exception as e:  # a bug in this file: still one line, with its cause
-            raise gdb.GdbError("%s: internal error in tools/gdb/stacklabs.py: %s: %s"
+            raise gdb.GdbError("%s: internal error in gdb/stacklabs.py: %s: %s"
                                % (self.cmdname, type(e).__name__, e))
 
     def run(self, arg):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""selftest.py — the grader's own tests (`make test`).  One line per check:
+"""test_grader.py — the grader's own tests (`make test`).  One line per check:
 
     TEST <name>: ok [figures]
     TEST <name>: FAIL <why>
@@ -7,15 +7,15 @@
 then exactly one line "N passed, N failed"; exit status 1 if any failed.
 
 Three groups:
-  fake-*      the machinery against grader/selftest/fakeqemu.py (no kernel needed):
+  fake-*      the machinery against tests/fixtures/fakeqemu.py (no kernel needed):
               every verdict kind, forged RESULT lines, batch mode, hidden tests,
               Gradescope's results.json;
-  reference-* the reference trees give exactly the matrix of DESIGN.md (timed);
+  reference-* the reference trees give exactly the matrix of docs/design.md (timed);
   broken-*    copies of the reference tree with one small patch each, built under
               build/selftest/<name>/, each with its expected verdict and score.
 Last: no process the grader started is still alive.
 
-    selftest.py [--fake-only] [--only NAME,NAME]
+    test_grader.py [--fake-only] [--only NAME,NAME]
 """
 
 import argparse
@@ -28,14 +28,15 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(TESTS), "grader")   # the grader under test
 sys.path.insert(0, HERE)
 import gradelib  # noqa: E402
 import grade  # noqa: E402
 from gradelib import ROOT  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "selftest")
-FAKE_QEMU = "%s %s" % (sys.executable, os.path.join(HERE, "selftest", "fakeqemu.py"))
+FAKE_QEMU = "%s %s" % (sys.executable, os.path.join(TESTS, "fixtures", "fakeqemu.py"))
 
 
 class Failure(Exception):
