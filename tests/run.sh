@@ -32,6 +32,7 @@ suite kernel python3 tests/test_kernel.py
 suite grader python3 tests/test_grader.py
 suite gdb tests/test_gdb.sh
 suite starters tests/test_starters.sh
+suite docs python3 tests/test_docs.py
 suite handouts python3 tests/test_handouts.py
 
 passed=$(grep -c '^TEST .*: ok' "$log")

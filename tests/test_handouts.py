@@ -221,77 +221,8 @@ def check_markers(handouts):
 # ---------------------------------------------------------------------------
 # make targets.
 
-OPTS_WITH_ARG = {"-C", "-f", "-j", "-l", "-I", "-o", "-W", "--directory", "--file"}
-
-
-def make_targets(text):
-    """The targets of every make command line in text."""
-    out = []
-    for part in re.split(r"&&|\|\||;|\|", text):
-        try:
-            words = shlex.split(part, comments=True)
-        except ValueError:
-            words = part.split()
-        while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
-            words = words[1:]                   # VAR=value make ...
-        if not words or words[0] != "make":
-            continue
-        skip = False
-        for w in words[1:]:
-            if skip:
-                skip = False
-            elif w in OPTS_WITH_ARG:
-                skip = True
-            elif w.startswith("-") or "=" in w or w.startswith(">"):
-                continue
-            elif re.fullmatch(r"[A-Z][A-Z_]*", w):
-                continue                        # a placeholder: TARGET, DIR
-            elif "N" in w and re.search(r"(?<=[a-z-])N\b", w):
-                out += [re.sub(r"(?<=[a-z-])N\b", str(n), w) for n in LABS]
-            else:
-                out.append(w)
-    return out
-
-
-def find_make_commands(mds):
-    """{target: first place it was shown}."""
-    where = {}
-    for md in mds:
-        blocks, prose = read_blocks(md)
-        for n, ln in prose:
-            for m in re.finditer(r"`([^`]*\bmake\b[^`]*)`", ln):
-                for t in make_targets(m.group(1)):
-                    where.setdefault(t, "%s:%d" % (os.path.basename(md), n))
-        for b in blocks:
-            for n, ln in b.lines:
-                s = ln.strip()
-                if s.startswith("$ "):
-                    s = s[2:]
-                if re.match(r"^([A-Za-z_]\w*=\S*\s+)*make\b", s):
-                    for t in make_targets(s):
-                        where.setdefault(t, "%s:%d" % (os.path.basename(md), n))
-    return where
-
-
-def dry_run(targets):
-    """None if `make -n TARGETS` works and names no missing script, else why."""
-    what = " ".join(targets)
-    try:
-        # MAKE=true: the recursive $(MAKE) lines (which make -n still runs) become
-        # no-ops, so one Makefile parse answers for every target at once.
-        r = subprocess.run(["make", "--no-print-directory", "-n", "MAKE=true"] + list(targets),
-                           cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-    except subprocess.TimeoutExpired:
-        return "make -n %s timed out" % what
-    text = r.stdout.decode(errors="replace")
-    if r.returncode != 0:
-        last = [ln for ln in text.splitlines() if ln.strip()][-1:] or ["(no output)"]
-        return "make -n %s failed: %s" % (what, last[0])
-    for m in re.finditer(r"(?<![\w./-])((?:scripts|tests|grader|gdb)/[\w./-]+\.(?:py|sh))\b", text):
-        if not os.path.exists(os.path.join(ROOT, m.group(1))):
-            return "make %s runs %s, which does not exist" % (what, m.group(1))
-    return None
+# The make-target extraction and dry run are test_docs.py's (it checks every document).
+from test_docs import find_make_commands, dry_run  # noqa: E402
 
 
 def check_make(mds, jobs):

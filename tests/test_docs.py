@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""test_docs.py: every link, file path and make target the documentation names exists.
+
+    tests/test_docs.py [--root DIR] [--name PREFIX] [--skip-make] [MD...]
+
+Reads README.md, docs/*.md, handouts/*.md and grader/README.md of the tree (or the
+MD files given, relative to --root; default root: this repository; in a starter
+tree, every *.md outside build/) and prints one line per check:
+
+    TEST docs-links: ok|FAIL <why>    every relative link and image ([t](x), <img src>)
+                                      resolves, and its #anchor names a heading there
+    TEST docs-paths: ok|FAIL <why>    every file path the text names (common/..., labs/...,
+                                      `kstack.c`, ...) exists in the tree
+    TEST docs-make: ok|FAIL <why>     every `make TARGET` shown passes `make -n` in the
+                                      tree and runs no scripts/tests/grader/gdb script
+                                      that is missing
+
+--name PREFIX renames the lines (tests/test_starters.sh runs this on each starter as
+`starter-labN-docs-...`).  Exit status 0 when every check passed.
+
+What counts as a path.  A word that starts with one of the tree's top-level folders
+(common/, labs/, grader/, handouts/, docs/, gdb/, scripts/, tests/, user/), or a bare
+file name in inline code with a source or document extension (`kstack.c`, `lab2.md`).
+build/... is build output and is not checked.  Placeholders are patterns: a capital
+N or K after a lowercase letter (labs/phaseN/, handouts/labK*) is any digit, `<...>`
+and `{...}` cut the path there, `*` is a glob; a pattern must match at least one file.
+A path written `like/this` only as an example of what does not exist is the
+exception: put it in NOT_FILES below with the reason.
+"""
+
+import argparse
+import glob
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = ["README.md", "docs/*.md", "handouts/*.md", "grader/README.md"]
+TOP = ("common", "labs", "grader", "handouts", "docs", "gdb", "scripts", "tests", "user")
+FILE_EXT = ("c", "h", "asm", "inc", "py", "sh", "md", "svg", "gdb", "ld")
+# Paths the documentation names on purpose although they are no file of the tree.
+NOT_FILES = {
+    "grader/hidden/": "where an instructor may keep hidden tests (instructors.md)",
+    "grader/hidden": "the same",
+}
+
+PATH_RE = re.compile(r"(?<![\w./<-])((?:%s)/[\w.*<>{},/+-]*)" % "|".join(TOP))
+BARE_RE = re.compile(r"`([\w.*<>-]+\.(?:%s))`" % "|".join(FILE_EXT))
+LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]+)[^)]*\)|<img\b[^>]*\bsrc=\"([^\"]+)\"")
+
+
+def strip_fences(text):
+    """The text with every fenced code block's lines blanked (line numbers kept)."""
+    out, fence = [], None
+    for ln in text.split("\n"):
+        m = re.match(r"^\s*(```+|~~~+)", ln)
+        if fence is None and m:
+            fence = m.group(1)
+            out.append("")
+        elif fence is not None:
+            if ln.strip().startswith(fence) and not ln.strip()[len(fence):].strip():
+                fence = None
+            out.append("")
+        else:
+            out.append(ln)
+    return out
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, punctuation gone, spaces to '-'."""
+    s = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return s.replace(" ", "-")
+
+
+def anchors(path):
+    out = set()
+    for ln in strip_fences(open(path, encoding="utf-8").read()):
+        m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", ln)
+        if m:
+            out.add(slug(re.sub(r"`", "", m.group(1))))
+    return out
+
+
+def check_links(root, mds):
+    bad, n = [], 0
+    for md in mds:
+        path = os.path.join(root, md)
+        for k, ln in enumerate(strip_fences(open(path, encoding="utf-8").read()), 1):
+            ln = re.sub(r"`[^`]*`", "", ln)         # no links inside inline code
+            for m in LINK_RE.finditer(ln):
+                t = m.group(1) or m.group(2)
+                if re.match(r"^[a-z][a-z0-9+.-]*:", t):
+                    continue                        # a URL
+                n += 1
+                file, _, anchor = t.partition("#")
+                target = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+                if not os.path.exists(target):
+                    bad.append("%s:%d: link %s: no such file" % (md, k, t))
+                elif anchor and target.endswith(".md") and anchor not in anchors(target):
+                    bad.append("%s:%d: link %s: no heading with that anchor" % (md, k, t))
+    return n, bad
+
+
+def pattern_of(p):
+    """The glob a named path stands for (placeholders widened), and whether it is one."""
+    g = re.sub(r"\{[^}]*\}?", "*", re.split(r"<", p, 1)[0])
+    g = re.sub(r"(?<=[a-z])[NK](?=\b|[^a-z])", "[0-9]", g)
+    return g, g != p or "*" in g
+
+
+def named_paths(text):
+    """(line number, path) for every path the Markdown text names."""
+    for k, ln in enumerate(text.split("\n"), 1):
+        for m in PATH_RE.finditer(ln):
+            p = m.group(1).rstrip(".,:;)")
+            yield k, p
+        for m in BARE_RE.finditer(ln):
+            yield k, "**/" + m.group(1)
+
+
+def check_paths(root, mds):
+    bad, n = [], 0
+    for md in mds:
+        text = open(os.path.join(root, md), encoding="utf-8").read()
+        for k, p in named_paths(text):
+            if p in NOT_FILES:
+                continue
+            n += 1
+            g, _ = pattern_of(p)
+            here = os.path.dirname(os.path.join(root, md))
+            hits = glob.glob(os.path.join(root, g), recursive=True) + \
+                glob.glob(os.path.join(here, g), recursive=True)
+            hits = [h for h in hits if "/build/" not in h[len(root):] + "/"]
+            if not hits and re.match(r"(user|grader/progs)/\w+$", p):
+                hits = glob.glob(os.path.join(root, p + ".c"))     # a program, by its source
+            if not hits:
+                bad.append("%s:%d: %s: no such file" % (md, k, p.replace("**/", "")))
+    return n, bad
+
+
+# ---------------------------------------------------------------------------
+# make targets (tests/test_handouts.py uses these too).
+
+OPTS_WITH_ARG = {"-C", "-f", "-j", "-l", "-I", "-o", "-W", "--directory", "--file"}
+
+
+def make_targets(text, labs=(1, 2, 3)):
+    """The targets of every make command line in text; labN stands for each of labs."""
+    out = []
+    for part in re.split(r"&&|\|\||;|\|", text):
+        try:
+            words = shlex.split(part, comments=True)
+        except ValueError:
+            words = part.split()
+        while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
+            words = words[1:]                   # VAR=value make ...
+        if not words or words[0] != "make":
+            continue
+        skip = False
+        for w in words[1:]:
+            if skip:
+                skip = False
+            elif w in OPTS_WITH_ARG:
+                skip = True
+            elif w.startswith("-") or "=" in w or w.startswith(">"):
+                continue
+            elif re.fullmatch(r"[A-Z][A-Z_]*", w):
+                continue                        # a placeholder: TARGET, DIR
+            elif "N" in w and re.search(r"(?<=[a-z-])N\b", w):
+                out += [re.sub(r"(?<=[a-z-])N\b", str(n), w) for n in labs]
+            else:
+                out.append(w)
+    return out
+
+
+def read_code(path):
+    """(inline code spans with their line, fenced lines) of a Markdown file."""
+    spans, fenced, fence = [], [], None
+    for n, ln in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        m = re.match(r"^\s*(```+|~~~+)", ln)
+        if fence is None and m:
+            fence = m.group(1)
+        elif fence is not None:
+            if ln.strip().startswith(fence) and not ln.strip()[len(fence):].strip():
+                fence = None
+            else:
+                fenced.append((n, ln))
+        else:
+            spans += [(n, m.group(1)) for m in re.finditer(r"`([^`]*\bmake\b[^`]*)`", ln)]
+    return spans, fenced
+
+
+def find_make_commands(paths, labs=(1, 2, 3)):
+    """{target: first place it was shown} over the Markdown files paths."""
+    where = {}
+    for md in paths:
+        spans, fenced = read_code(md)
+        for n, s in spans:
+            for t in make_targets(s, labs):
+                where.setdefault(t, "%s:%d" % (os.path.basename(md), n))
+        for n, ln in fenced:
+            s = ln.strip()
+            if s.startswith("$ "):
+                s = s[2:]
+            if re.match(r"^([A-Za-z_]\w*=\S*\s+)*make\b", s):
+                for t in make_targets(s, labs):
+                    where.setdefault(t, "%s:%d" % (os.path.basename(md), n))
+    return where
+
+
+def dry_run(targets, root=ROOT):
+    """None if `make -n TARGETS` works in root and names no missing script, else why."""
+    what = " ".join(targets)
+    try:
+        # MAKE=true: the recursive $(MAKE) lines (which make -n still runs) become
+        # no-ops, so one Makefile parse answers for every target at once.
+        r = subprocess.run(["make", "--no-print-directory", "-n", "MAKE=true"] + list(targets),
+                           cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=120)
+    except subprocess.TimeoutExpired:
+        return "make -n %s timed out" % what
+    text = r.stdout.decode(errors="replace")
+    if r.returncode != 0:
+        last = [ln for ln in text.splitlines() if ln.strip()][-1:] or ["(no output)"]
+        return "make -n %s failed: %s" % (what, last[0])
+    for m in re.finditer(r"(?<![\w./-])((?:scripts|tests|grader|gdb)/[\w./-]+\.(?:py|sh))\b", text):
+        if not os.path.exists(os.path.join(root, m.group(1))):
+            return "make %s runs %s, which does not exist" % (what, m.group(1))
+    return None
+
+
+def check_make(root, paths, labs=(1, 2, 3)):
+    where = find_make_commands(paths, labs)
+    if not where or dry_run(sorted(where), root) is None:
+        return len(where), []
+    bad = []
+    for t in sorted(where):
+        why = dry_run([t], root)
+        if why:
+            bad.append("%s (shown at %s)" % (why, where[t]))
+    return len(where), bad
+
+
+# ---------------------------------------------------------------------------
+
+def doc_files(root, given):
+    if given:
+        return given
+    if os.path.isdir(os.path.join(root, ".git")) or os.path.exists(os.path.join(root, ".git")):
+        pats = DOCS
+    else:
+        pats = ["**/*.md"]
+    out = []
+    for p in pats:
+        out += [os.path.relpath(f, root) for f in glob.glob(os.path.join(root, p), recursive=True)]
+    return sorted(set(f for f in out if not f.startswith("build" + os.sep)))
+
+
+def labs_in(root):
+    """The labs whose tree is in root (labs/phaseN/), for labN placeholders."""
+    found = [int(m.group(1)) for d in glob.glob(os.path.join(root, "labs", "phase*"))
+             for m in [re.search(r"phase(\d+)$", d)] if m]
+    return tuple(sorted(found)) or (1, 2, 3)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--root", default=ROOT, help="the tree (default: this repository)")
+    ap.add_argument("--name", default="docs", help="prefix of the TEST names")
+    ap.add_argument("--skip-make", action="store_true", help="links and paths only")
+    ap.add_argument("md", nargs="*", help="Markdown files, relative to --root")
+    a = ap.parse_args()
+    root = os.path.abspath(a.root)
+    mds = doc_files(root, a.md)
+    fails = 0
+
+    def report(what, n, bad):
+        nonlocal fails
+        if bad:
+            fails += 1
+            print("TEST %s-%s: FAIL %d of %d: %s" % (a.name, what, len(bad), n, bad[0]))
+            for b in bad[1:]:
+                print("    " + b)
+        else:
+            print("TEST %s-%s: ok (%d in %d files)" % (a.name, what, n, len(mds)))
+
+    if not mds:
+        print("TEST %s-links: FAIL no Markdown files in %s" % (a.name, root))
+        return 1
+    report("links", *check_links(root, mds))
+    report("paths", *check_paths(root, mds))
+    if not a.skip_make:
+        report("make", *check_make(root, [os.path.join(root, m) for m in mds], labs_in(root)))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
