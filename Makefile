@@ -39,22 +39,28 @@ COMMON_ASM := $(wildcard common/*.asm)
 USER_PROGS := $(patsubst user/%.c,build/user/%,$(wildcard user/*.c))
 GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grader/progs/*.c))
 
-.PHONY: all help deps test grade bench clean gdb handout gradescope \
+.PHONY: all help deps grade clean gdb \
 	$(foreach n,$(PHASES),lab$(n) lab$(n)-qemu lab$(n)-qemu-gdb grade-lab$(n))
+# A student's starter (scripts/handout.py) has none of the kit's own targets.
+# INSTRUCTOR ONLY BEGIN
+.PHONY: test bench handout gradescope
+# INSTRUCTOR ONLY END
 
 all: $(foreach n,$(PHASES),lab$(n))
 
 help:
-	@echo "make labN          build build/phaseN/{kernel.elf,initrd.tar,boot.iso} (N = 1, 2, 3)"
+	@echo "make labN          build build/phaseN/{kernel.elf,initrd.tar,boot.iso} (N: $(PHASES))"
 	@echo "make progs         build the grader's test programs into build/grader/progs/"
 	@echo "make labN-qemu     boot lab N with the serial console on this terminal (Ctrl-A x quits)"
 	@echo "make labN-qemu-gdb boot lab N halted, waiting for 'make gdb' on port $(GDBPORT)"
 	@echo "make gdb           attach GDB to the kernel started by labN-qemu-gdb"
 	@echo "make grade-labN    grade lab N;  make grade: every lab"
+# INSTRUCTOR ONLY BEGIN
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
 	@echo "make handout       student starter trees under build/handout/"
 	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
+# INSTRUCTOR ONLY END
 	@echo "make clean         remove build/"
 
 deps:
@@ -142,12 +148,17 @@ gdb:
 	@test -f build/gdbinit || { echo "run 'make labN-qemu-gdb' in another terminal first"; exit 1; }
 	gdb -q -x build/gdbinit
 
+# INSTRUCTOR ONLY BEGIN
 grade:
 	@$(MAKE) --no-print-directory deps
 	$(PYTHON) grader/grade.py --all
+# INSTRUCTOR ONLY END
+# STARTER ONLY BEGIN
+# grade: $(foreach n,$(PHASES),grade-lab$(n))
+# STARTER ONLY END
 
+# INSTRUCTOR ONLY BEGIN
 test:
-	@test -x tests/run.sh || { echo "make test is the kit's own suite (not in a starter): use make grade-labN"; exit 2; }
 	@$(MAKE) --no-print-directory deps
 	@tests/run.sh
 
@@ -161,6 +172,7 @@ handout:
 # LAB=N: an autograder for lab N only; without it, one that grades every lab.
 gradescope:
 	grader/gradescope/make_zip.sh build/gradescope$(if $(LAB),-lab$(LAB)).zip $(LAB)
+# INSTRUCTOR ONLY END
 
 clean:
 	rm -rf build

@@ -7,10 +7,13 @@
                                           line per lab (make test)
     python3 scripts/handout.py --list 2     print the files lab 2's starter gets, and stop
 
-A starter is the repository as a student of lab N needs it: every file `git ls-files`
-names (tracked, or new and not ignored), minus instructor-only material (INSTRUCTOR_ONLY below) and minus the later
-labs (labs/phaseK and handouts/labK* for K > N, which hold lab N's solution), with
-every source file passed through the exercise markers:
+A starter is what a student of lab N needs, and nothing else: the files STARTER names
+(an allowlist: STARTER["every lab"] plus STARTER[K] for every lab K <= N; a file must
+also be tracked by git, so an instructor's untracked notes never ship), with
+STARTER_VERSION's files written from their starter versions (a README that describes
+the starter, not the kit), every Markdown file passed through its lab gates (below),
+the Makefile's instructor-only blocks dropped and PHASES cut to 1..N, and every
+source file passed through the exercise markers:
 
     // LAB2 BEGIN: allocate, zero and free a per-process stack     (nasm: ; LAB2 ...)
     ...the solution...
@@ -28,10 +31,32 @@ In lab N's starter a LABN region becomes
     ...the stub...
     // END TODO lab 2
 
-and the markers and stubs of every other lab go, leaving that lab's solution. The
-Makefile's PHASES line is cut to 1..N. Afterwards every "distinctive" line of lab N's
-solution (one that nothing else a starter is made of contains) is looked for in every
-file of the starter; finding one is an error.
+and the markers and stubs of every other lab go, leaving that lab's solution. Afterwards every
+"distinctive" line of lab N's solution (one that nothing else a starter is made of
+contains) is looked for in every file of the starter, and so is every name that only
+a later lab's tree defines (`current_kernel_stack` in a lab 1 starter): finding one
+is an error.
+
+Lab gates (Markdown).  Text the reference shows to everyone but a starter only from
+lab K on, or never:
+
+    <!-- lab 3+ -->                 a block: kept in the starters of labs 3, 4, ...
+    ...
+    <!-- end lab 3+ -->
+    | a table row | ... | <!-- lab 3+ -->       one line (also `<!-- instructor -->`)
+    <!-- instructor -->             a block no starter gets
+    ...
+    <!-- end instructor -->
+
+and text only starters show (an HTML comment in the reference, so invisible there):
+
+    <!-- starter before lab 2       kept, without the comment, in the lab 1 starter
+    ...                             (also `<!-- starter lab 2` for lab 2 only,
+    -->                              `<!-- starter lab 2+`, and `<!-- starter`: all)
+
+Makefile: the lines between `# INSTRUCTOR ONLY BEGIN` and `# INSTRUCTOR ONLY END`
+are dropped; between `# STARTER ONLY BEGIN` and `# STARTER ONLY END`, each line's
+leading `# ` is removed (so the reference sees a comment).
 """
 
 import argparse
@@ -49,20 +74,47 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join("build", "handout")
 LABS = (1, 2, 3)
 
-# Files no starter gets (fnmatch patterns on the repository path; "*" crosses "/").
-INSTRUCTOR_ONLY = [
-    "grader/flaky.sh",          # the whole matrix, N times
-    "grader/hidden/*",          # hidden tests, wherever an instructor keeps them
-    "hidden/*",
-    "hidden-tests/*",
-    "*/hidden-tests/*",
-    "grader/gradescope/*",      # building the Gradescope autograder
-    "handouts/instructors.md",
-    "scripts/handout.py",       # this generator
-    "tests/*",                  # the kit's own tests (make test), which test every
-                                # phase, the grader and the starters themselves
-    "labs/stubs/*",             # the stubs, already in place in the starter
-    ".ci/*",                    # the kit's own CI
+# What a starter is made of: fnmatch patterns on tracked files ("*" crosses "/").
+# Lab N's starter gets STARTER["every lab"] and STARTER[K] for every K <= N, so a lab's
+# tree, handout and pictures reach no earlier lab's student. A new lab is one entry.
+STARTER = {
+    "every lab": [
+        ".gitignore",
+        "Makefile",                     # instructor-only blocks dropped, PHASES cut
+        "README.md",                    # from STARTER_VERSION
+        "common/*",
+        "user/*",
+        "gdb/*",                        # the GDB helpers `make gdb` loads
+        "scripts/deps.sh",
+        "scripts/gdbinit.sh",
+        "scripts/mkinitrd.sh",
+        "scripts/mkiso.sh",
+        "grader/README.md",             # from STARTER_VERSION
+        "grader/*.py",                  # the public grader and its tests
+        "grader/progs/*.c",
+        "handouts/gdb.md",              # lab-gated
+        "handouts/img/syscall-path.svg",
+        "handouts/img/vmem-layout.svg",
+    ],
+    1: ["labs/phase1/*", "handouts/lab1.md", "handouts/img/phase1-stacks.svg"],
+    2: ["labs/phase2/*", "handouts/lab2.md", "handouts/img/phase2-stacks.svg"],
+    3: ["labs/phase3/*", "handouts/lab3.md", "handouts/img/phase3-stacks.svg",
+        "handouts/img/guard-df.svg"],
+}
+
+# Files a starter gets from another file of the tree: READMEs that describe what a
+# starter holds (the reference's describe the whole kit). Lab-gated like handouts.
+STARTER_VERSION = {
+    "README.md": "labs/stubs/README.md",
+    "grader/README.md": "labs/stubs/grader/README.md",
+}
+
+# Never in a starter, whatever STARTER says (a second line of defence, checked by
+# --check): the kit's own tests and tools, the instructors' pages, hidden tests.
+NEVER = [
+    ".ci/*", "docs/*", "tests/*", "labs/stubs/*", "scripts/handout.py", "scripts/bench.py",
+    "grader/flaky.sh", "grader/gradescope/*", "handouts/instructors.md",
+    "*hidden/*", "*hidden-tests/*",
 ]
 
 # Files whose exercise markers are processed.
@@ -100,11 +152,14 @@ class Region:
 
 def load_stubs(path):
     """task -> stub lines, from labs/stubs/phaseN/<file> (empty if there is no such file)."""
-    stubs, cur = {}, None
     sp = stub_path(path)
-    if not os.path.exists(sp):
-        return stubs
-    for line in open(sp).read().split("\n"):
+    return read_stubs(open(sp).read()) if os.path.exists(sp) else {}
+
+
+def read_stubs(text):
+    """task -> stub lines of the text of a stub file."""
+    stubs, cur = {}, None
+    for line in text.split("\n"):
         m = STUB_HEAD.match(line)
         if m:
             cur = stubs.setdefault(m.group("task"), [])
@@ -116,12 +171,12 @@ def load_stubs(path):
     return stubs
 
 
-def parse(path, text):
+def parse(path, text, stubs=None):
     """Split text into a list of plain lines and Regions, each Region with its stub
-    from labs/stubs/phaseN/<file>.  Raises MarkerError."""
+    from stubs (default: labs/stubs/phaseN/<file>).  Raises MarkerError."""
     parts = []
     cur = None
-    stubs = load_stubs(path)
+    stubs = load_stubs(path) if stubs is None else stubs
     for n, line in enumerate(text.split("\n"), 1):
         m = MARKER.match(line)
         where = "%s:%d" % (path, n)
@@ -176,11 +231,9 @@ def render(parts, lab):
 # Which files.
 
 def repo_files():
-    """Every file `git add -A` would commit: tracked, or new and not ignored (with its
-    working-tree content); without git, every file but build/."""
+    """Every file git tracks (index included); without git, every file but build/."""
     try:
-        out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], check=True,
+        out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached"], check=True,
                              capture_output=True).stdout.decode()
         files = sorted(set(f for f in out.split("\0") if f))
     except (OSError, subprocess.CalledProcessError):
@@ -200,8 +253,15 @@ def later_lab(path, lab):
     return bool(m) and int(m.group(1)) > lab
 
 
+def allowlist(lab):
+    if lab not in STARTER:
+        raise MarkerError("lab %d has no entry in STARTER (scripts/handout.py): say which "
+                          "files its starter adds" % lab)
+    return STARTER["every lab"] + [p for k in LABS if k <= lab for p in STARTER[k]]
+
+
 def is_starter_file(f, lab):
-    return not any(fnmatch.fnmatch(f, pat) for pat in INSTRUCTOR_ONLY) and not later_lab(f, lab)
+    return any(fnmatch.fnmatch(f, pat) for pat in allowlist(lab))
 
 
 def starter_files(files, lab):
@@ -223,17 +283,86 @@ def load(files):
     return content
 
 
-def starter_text(f, c, lab):
+GATE_OPEN = re.compile(r"^<!-- (lab (?P<lab>\d+)\+|instructor) -->\s*$")
+GATE_CLOSE = re.compile(r"^<!-- end (lab \d+\+|instructor) -->\s*$")
+GATE_LINE = re.compile(r"\s*<!-- (lab (?P<lab>\d+)\+|instructor) -->\s*$")
+STARTER_OPEN = re.compile(r"^<!-- starter(?: (?P<when>before lab|lab) (?P<lab>\d+)(?P<plus>\+)?)?\s*$")
+
+
+def gate_md(path, text, lab):
+    """Markdown text as lab's starter shows it (see "Lab gates" above)."""
+    out, stack = [], []         # stack: (kind, keep) of the open blocks
+
+    def keep():
+        return all(k for _, k in stack)
+
+    for n, ln in enumerate(text.split("\n"), 1):
+        m = GATE_OPEN.match(ln)
+        if m:
+            stack.append(("gate", bool(m.group("lab")) and lab >= int(m.group("lab"))))
+            continue
+        if GATE_CLOSE.match(ln):
+            if not stack or stack[-1][0] != "gate":
+                raise MarkerError("%s:%d: %r closes no gate" % (path, n, ln.strip()))
+            stack.pop()
+            continue
+        m = STARTER_OPEN.match(ln)
+        if m:
+            k = m.group("lab") and int(m.group("lab"))
+            if not k:
+                keep_it = True
+            elif m.group("when") == "before lab":
+                keep_it = lab < k
+            else:
+                keep_it = lab >= k if m.group("plus") else lab == k
+            stack.append(("starter", keep_it))
+            continue
+        if ln.strip() == "-->" and stack and stack[-1][0] == "starter":
+            stack.pop()
+            continue
+        m = GATE_LINE.search(ln)
+        if m:
+            if keep() and m.group("lab") and lab >= int(m.group("lab")):
+                out.append(ln[:m.start()])
+            continue
+        if keep():
+            out.append(ln)
+    if stack:
+        raise MarkerError("%s: a `<!-- %s` block has no end" % (path, stack[-1][0]))
+    return "\n".join(out)
+
+
+def gate_makefile(text, lab):
+    """The Makefile as lab's starter has it."""
+    out, mode = [], None
+    for ln in text.split("\n"):
+        if ln in ("# INSTRUCTOR ONLY BEGIN", "# STARTER ONLY BEGIN"):
+            mode = ln.split()[1]
+        elif ln in ("# INSTRUCTOR ONLY END", "# STARTER ONLY END"):
+            mode = None
+        elif mode == "STARTER":
+            out.append(re.sub(r"^# ?", "", ln))
+        elif mode is None:
+            out.append(ln)
+    if mode:
+        raise MarkerError("Makefile: `# %s ONLY BEGIN` has no END" % mode)
+    phases = " ".join(str(k) for k in LABS if k <= lab)
+    new, n = re.subn(r"^PHASES := .*$", "PHASES := " + phases, "\n".join(out),
+                     count=1, flags=re.M)
+    if n != 1:
+        raise MarkerError("Makefile: no `PHASES := ...` line to cut to lab %d" % lab)
+    return new
+
+
+def starter_text(f, content, lab):
     """The bytes of file f in lab's starter."""
+    c = content[STARTER_VERSION.get(f, f)]
     if not isinstance(c, bytes):
         return render(c, lab).encode()
     if f == "Makefile":
-        phases = " ".join(str(k) for k in LABS if k <= lab)
-        new, n = re.subn(rb"^PHASES := .*$", b"PHASES := " + phases.encode(), c,
-                         count=1, flags=re.M)
-        if n != 1:
-            raise MarkerError("Makefile: no `PHASES := ...` line to cut to lab %d" % lab)
-        return new
+        return gate_makefile(c.decode(), lab).encode()
+    if f.endswith(".md"):
+        return gate_md(STARTER_VERSION.get(f, f), c.decode(), lab).encode()
     return c
 
 
@@ -243,7 +372,7 @@ def write_starter(files, content, lab):
     shutil.rmtree(dest, ignore_errors=True)
     tree = {}
     for f in starter_files(files, lab):
-        data = starter_text(f, content[f], lab)
+        data = starter_text(f, content, lab)
         tree[f] = data
         p = os.path.join(dest, f)
         os.makedirs(os.path.dirname(p), exist_ok=True)
@@ -312,6 +441,37 @@ def distinctive(tree, content, lab):
     return {x: w for x, w in sol.items() if x not in shared}
 
 
+# How lab K is solved, as prose and pictures say it: no starter of a lab before K may
+# say it (its code is caught by later_names and the distinctive-line check).
+GIVEAWAYS = {
+    2: ["store next's top", "tf.rsp in this process", "mov rsp, [it]", "(release)"],
+    3: ["tss.ist[", "TSS.ist[", "IST1 (#DF)", "on IST1", "tss.rsp0 = next", "TSS.rsp0 follows",
+        "i * 0x5000", "kstack_switch_to(next) sets"],
+}
+
+# Starter files that may name a later lab's variables: the GDB helpers read whichever
+# lab's symbols the kernel has (they tell the labs apart by them), and say nothing of
+# how a lab is solved.
+NAMES_EXEMPT = ("gdb/",)
+
+
+def later_names(tree, content, lab):
+    """Names (identifiers with an underscore) that a later lab's tree uses but nothing a
+    starter's code is made of does, mapped to where each is: a handout, picture or
+    comment that names one tells a student how a later lab is solved."""
+    ident = re.compile(r"(?<![\w.])[A-Za-z]\w*_\w+|(?<![\w.])_[A-Z]\w+")
+    later = {}
+    for f, c in content.items():
+        m = re.match(r"labs/phase(\d+)/", f)
+        if m and int(m.group(1)) > lab:
+            text = c.decode(errors="replace") if isinstance(c, bytes) else render(c, 0)
+            for x in ident.findall(text):
+                later.setdefault(x, f)
+    code = "\n".join(d.decode(errors="replace") for f, d in tree.items()
+                     if not f.startswith(("handouts/",) + NAMES_EXEMPT) and not f.endswith(".md"))
+    return {x: w for x, w in later.items() if not re.search(r"(?<![\w])%s(?![\w])" % re.escape(x), code)}
+
+
 def find_solutions(tree, content, lab):
     """Lines of the starter tree that carry a distinctive solution fragment."""
     sol = distinctive(tree, content, lab)
@@ -321,6 +481,25 @@ def find_solutions(tree, content, lab):
         for x, where in sol.items():
             if x in squeezed:
                 hits.append("%s holds %r (the solution at %s)" % (f, x, where))
+    for f in sorted(tree):
+        if any(fnmatch.fnmatch(f, pat) for pat in NEVER) or later_lab(f, lab):
+            hits.append("%s is in the starter: it is instructor-only or a later lab's" % f)
+    for k, phrases in sorted(GIVEAWAYS.items()):
+        for f, data in sorted(tree.items()) if k > lab else ():
+            if f.startswith(NAMES_EXEMPT):
+                continue
+            for x in phrases:
+                if x in data.decode(errors="replace"):
+                    hits.append("%s says %r, how lab %d is solved" % (f, x, k))
+    names = later_names(tree, content, lab)
+    for f, data in sorted(tree.items()):
+        if f.startswith(NAMES_EXEMPT):
+            continue
+        text = data.decode(errors="replace")
+        for x in sorted(names):
+            if re.search(r"(?<![\w])%s(?![\w])" % re.escape(x), text):
+                hits.append("%s names %s, which only a later lab's tree defines (%s)"
+                            % (f, x, names[x]))
     if not any(k.startswith("labs/phase%d/" % lab) for k in tree):
         hits.append("the starter has no labs/phase%d" % lab)
     for f, data in tree.items():

@@ -10,6 +10,9 @@ Checks every handouts/*.md (or DIR/*.md) and prints one line per check:
     TEST handouts-markers: ok|FAIL <why>   labN.md names every exercise region of
                                            labs/phaseN/ (`TODO lab N: task`), and no other
     TEST handouts-make: ok|FAIL <why>      every `make TARGET` shown is a real target
+    TEST handouts-examples: ok|FAIL <why>  instructors.md's marker example goes through
+                                           scripts/handout.py as it shows, and its
+                                           `handout.py --list N` commands run
     TEST handouts-console[FILE:LINE]: ok|FAIL <why>
                                            one line per console block: its monitor
                                            commands, run on the real kernel of that lab,
@@ -215,6 +218,61 @@ def check_markers(handouts):
         report("handouts-markers", "%d mismatched" % len(bad), bad)
     else:
         report("handouts-markers")
+    return n
+
+
+# ---------------------------------------------------------------------------
+# The generator's examples in instructors.md.
+
+def check_examples(handouts):
+    """instructors.md shows a LAB region, its stub and the starter's text: the
+    generator must accept the first two and write the third; and every
+    `$ python3 scripts/handout.py ...` line it shows must run."""
+    md = os.path.join(handouts, "instructors.md")
+    if not os.path.exists(md):
+        return 0
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import handout
+    blocks = read_blocks(md)[0]
+    text = lambda b: "\n".join(ln for _, ln in b.lines)
+    bad, n = [], 0
+    for i, b in enumerate(blocks):
+        m = re.search(r"^\s*(//|;) LAB(\d+) BEGIN", text(b), re.M)
+        if not m:
+            continue
+        n += 1
+        lab = int(m.group(2))
+        stub = next((s for s in blocks[i + 1:] if re.match(r"\s*(//|;) STUB ", text(s))), None)
+        want = next((s for s in blocks[i + 1:] if "TODO lab %d" % lab in text(s)), None)
+        if not stub or not want:
+            bad.append("%s: a LAB%d region without a STUB block and a TODO block after it"
+                       % (b.where(), lab))
+            continue
+        try:
+            parts = handout.parse("labs/phase%d/example.c" % lab, text(b),
+                                  handout.read_stubs(text(stub)))
+            got = handout.render(parts, lab)
+        except handout.MarkerError as e:
+            bad.append("%s: scripts/handout.py rejects it: %s" % (b.where(), e))
+            continue
+        if got.strip("\n") != text(want).strip("\n"):
+            bad.append("%s: the starter would read %r, not what %s shows"
+                       % (b.where(), got, want.where()))
+    for b in blocks:
+        for k, ln in b.lines:
+            m = re.match(r"^\$ (python3 scripts/handout.py( --list \d+)?)\s*$", ln.strip())
+            if not m or not m.group(2):
+                continue                        # only what is quick and writes nothing
+            n += 1
+            r = subprocess.run(shlex.split(m.group(1)), cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            if r.returncode != 0 or not r.stdout.strip():
+                bad.append("instructors.md:%d: `%s` failed: %s" % (
+                    k, m.group(1), r.stdout.decode(errors="replace").strip()[-200:]))
+    if bad:
+        report("handouts-examples", "%d of %d" % (len(bad), n), bad)
+    else:
+        report("handouts-examples")
     return n
 
 
@@ -657,6 +715,7 @@ def main():
     try:
         nimg, nsvg = check_links(mds, handouts)
         check_markers(handouts)
+        check_examples(handouts)
         ntargets = check_make(mds, a.jobs)
         TIMES["make -n"] = time.time() - t0
         nblocks = 0 if a.skip_boot else check_consoles(mds, a.lab, a.jobs, a.verbose, a.cold)

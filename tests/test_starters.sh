@@ -6,8 +6,14 @@
 # Writes the starters (python3 scripts/handout.py --check), then for each lab N:
 #   no-solution   no line of lab N's solution is anywhere in its starter (handout.py's
 #                 own check, then a grep for a few lines that would give it away)
-#   links         handouts/labN.md (which the TODO lines name) is there, and every
-#                 local link of every Markdown file in the starter resolves
+#   no-solution   also: nothing instructor-only, no later lab's file, name, prose or
+#                 picture (handout.py's STARTER allowlist, NEVER and GIVEAWAYS)
+#   files         the starter holds exactly the files `handout.py --list N` names,
+#                 and not the untracked file this script leaves in common/ meanwhile
+#   docs-links, docs-paths, docs-make
+#                 tests/test_docs.py run inside the starter: every link, file path and
+#                 `make` target its Markdown names exists there (and handouts/labN.md,
+#                 which every TODO line names)
 #   tarball       build/handout/labN.tar.gz holds exactly the tree build/handout/labN/
 #   build         `make -C build/handout/labN labN` builds
 #   prompt, stub  the starter boots to the `labN> ` prompt, and its stubs announce
@@ -126,9 +132,14 @@ sys.exit(0 if ok else 1)
 EOF
 
 # --- write the starters ---------------------------------------------------------------
+# An instructor's untracked note, left in a folder every starter takes files from: it
+# must reach no starter (only what git tracks and the allowlist names ships).
+probe=common/untracked-note-$$.txt
+echo "instructor's private note: not for students" > "$probe"
 if ! python3 scripts/handout.py --check > "$WORK/handout.out" 2>&1; then
 	grep -v '^TEST ' "$WORK/handout.out"     # its TEST lines are reported below
 fi
+rm -f "$probe"
 for lab in $LABS; do
 	line=$(grep "^TEST starter-lab$lab-no-solution: " "$WORK/handout.out")
 	tree=$OUT/lab$lab
@@ -157,31 +168,28 @@ for lab in $LABS; do
 	fi
 	report starter-lab$lab-no-solution "$why"
 
-	# Every handout the TODO lines name, and every local link of every Markdown file.
-	report starter-lab$lab-links "$(python3 - "$tree" "$lab" <<'EOF'
-import os, re, sys
-tree, lab = sys.argv[1], sys.argv[2]
-bad = []
-if not os.path.isfile(os.path.join(tree, "handouts", "lab%s.md" % lab)):
-    bad.append("handouts/lab%s.md (named by every TODO line) is missing" % lab)
-link = re.compile(r"\]\(\s*<?([^)>\s]+)|\bsrc=[\"']([^\"']+)")
-for d, _, names in os.walk(tree):
-    if os.path.relpath(d, tree).split(os.sep)[0] == "build":
-        continue
-    for n in names:
-        if not n.endswith(".md"):
-            continue
-        p = os.path.join(d, n)
-        for m in link.finditer(open(p, encoding="utf-8", errors="replace").read()):
-            t = (m.group(1) or m.group(2)).split("#")[0]
-            if not t or re.match(r"^[a-z][a-z0-9+.-]*:", t):
-                continue
-            if not os.path.exists(os.path.normpath(os.path.join(d, t))):
-                bad.append("%s links to %s, which this starter lacks"
-                           % (os.path.relpath(p, tree), t))
-print("FAIL " + "; ".join(bad[:3]) if bad else "ok")
-EOF
-)"
+	# Exactly the allowlisted files.
+	python3 scripts/handout.py --list "$lab" | sort > "$WORK/lab$lab.want"
+	(cd "$tree" && find . -path ./build -prune -o -type f -print | sed 's|^\./||' | sort) > "$WORK/lab$lab.files"
+	if [ -e "$tree/$probe" ]; then
+		report starter-lab$lab-files "FAIL the untracked $probe is in the starter"
+	elif ! diff "$WORK/lab$lab.want" "$WORK/lab$lab.files" > "$WORK/lab$lab.files.diff"; then
+		report starter-lab$lab-files "FAIL the starter's files differ from handout.py --list $lab: $(grep -m1 '^[<>]' "$WORK/lab$lab.files.diff")"
+	else
+		report starter-lab$lab-files "ok ($(wc -l < "$WORK/lab$lab.files") files, listed in $WORK/lab$lab.files)"
+	fi
+
+	# Every link, path and make target its Markdown names, inside the starter.
+	if [ ! -f "$tree/handouts/lab$lab.md" ]; then
+		report starter-lab$lab-docs-links "FAIL handouts/lab$lab.md (named by every TODO line) is missing"
+	fi
+	python3 tests/test_docs.py --root "$tree" --name "starter-lab$lab-docs" > "$WORK/lab$lab.docs" 2>&1
+	while IFS= read -r line; do
+		name=${line#TEST }
+		report "${name%%: *}" "${name#*: }"
+	done < <(grep '^TEST ' "$WORK/lab$lab.docs")
+	grep -q '^TEST ' "$WORK/lab$lab.docs" ||
+		report starter-lab$lab-docs-links "FAIL tests/test_docs.py printed no result: $(tail -1 "$WORK/lab$lab.docs")"
 
 	rm -rf "$WORK/tar$lab" && mkdir -p "$WORK/tar$lab"
 	if tar -xzf "$OUT/lab$lab.tar.gz" -C "$WORK/tar$lab" &&
