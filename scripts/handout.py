@@ -3,8 +3,8 @@
 
     python3 scripts/handout.py              every lab: build/handout/labN/ and labN.tar.gz
     python3 scripts/handout.py --lab 2      one lab
-    python3 scripts/handout.py --check      also print one `TEST starter-labN-no-solution:`
-                                          line per lab (make test)
+    python3 scripts/handout.py --check      also print `TEST starter-labN-no-solution:` and
+                                          `...-no-later-lab:` per lab (make test)
     python3 scripts/handout.py --list 2     print the files lab 2's starter gets, and stop
 
 A starter is what a student of lab N needs, and nothing else: the files STARTER names
@@ -475,7 +475,7 @@ def later_names(tree, content, lab):
 def find_solutions(tree, content, lab):
     """Lines of the starter tree that carry a distinctive solution fragment."""
     sol = distinctive(tree, content, lab)
-    hits = []
+    hits, later = [], []
     for f, data in sorted(tree.items()):
         squeezed = squeeze(data.decode(errors="replace"))
         for x, where in sol.items():
@@ -483,14 +483,14 @@ def find_solutions(tree, content, lab):
                 hits.append("%s holds %r (the solution at %s)" % (f, x, where))
     for f in sorted(tree):
         if any(fnmatch.fnmatch(f, pat) for pat in NEVER) or later_lab(f, lab):
-            hits.append("%s is in the starter: it is instructor-only or a later lab's" % f)
+            later.append("%s is in the starter: it is instructor-only or a later lab's" % f)
     for k, phrases in sorted(GIVEAWAYS.items()):
         for f, data in sorted(tree.items()) if k > lab else ():
             if f.startswith(NAMES_EXEMPT):
                 continue
             for x in phrases:
                 if x in data.decode(errors="replace"):
-                    hits.append("%s says %r, how lab %d is solved" % (f, x, k))
+                    later.append("%s says %r, how lab %d is solved" % (f, x, k))
     names = later_names(tree, content, lab)
     for f, data in sorted(tree.items()):
         if f.startswith(NAMES_EXEMPT):
@@ -498,14 +498,14 @@ def find_solutions(tree, content, lab):
         text = data.decode(errors="replace")
         for x in sorted(names):
             if re.search(r"(?<![\w])%s(?![\w])" % re.escape(x), text):
-                hits.append("%s names %s, which only a later lab's tree defines (%s)"
+                later.append("%s names %s, which only a later lab's tree defines (%s)"
                             % (f, x, names[x]))
     if not any(k.startswith("labs/phase%d/" % lab) for k in tree):
         hits.append("the starter has no labs/phase%d" % lab)
     for f, data in tree.items():
         if f.endswith(SOURCE_EXT) and ANY_MARKER.search(data.decode(errors="replace")):
             hits.append("%s still has a LABn marker" % f)
-    return sol, hits
+    return sol, hits, later
 
 
 # ---------------------------------------------------------------------------
@@ -546,7 +546,7 @@ def main():
         except MarkerError as e:
             print("handout: %s" % e, file=sys.stderr)
             return 1
-        sol, hits = find_solutions(tree, content, lab)
+        sol, hits, later = find_solutions(tree, content, lab)
         regions = sum(1 for c in content.values() if not isinstance(c, bytes)
                       for p in c if not isinstance(p, str) and p.lab == lab)
         print("handout: lab %d: %s/lab%d/ (%d files, %d regions stubbed) and lab%d.tar.gz"
@@ -555,9 +555,12 @@ def main():
             print("TEST starter-lab%d-no-solution: %s" % (
                 lab, "ok (%d distinctive solution lines, none found)" % len(sol) if not hits
                 else "FAIL " + hits[0]))
-        for h in hits:
+            print("TEST starter-lab%d-no-later-lab: %s" % (
+                lab, "ok (no instructor file, no later lab's file, name or prose)"
+                if not later else "FAIL " + later[0]))
+        for h in hits + later:
             print("handout: lab %d: %s" % (lab, h), file=sys.stderr)
-        bad += bool(hits)
+        bad += bool(hits or later)
     return 1 if bad else 0
 
 

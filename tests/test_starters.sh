@@ -6,7 +6,7 @@
 # Writes the starters (python3 scripts/handout.py --check), then for each lab N:
 #   no-solution   no line of lab N's solution is anywhere in its starter (handout.py's
 #                 own check, then a grep for a few lines that would give it away)
-#   no-solution   also: nothing instructor-only, no later lab's file, name, prose or
+#   no-later-lab  nothing instructor-only, no later lab's file, name, prose or
 #                 picture (handout.py's STARTER allowlist, NEVER and GIVEAWAYS)
 #   files         the starter holds exactly the files `handout.py --list N` names,
 #                 and not the untracked file this script leaves in common/ meanwhile
@@ -167,6 +167,9 @@ for lab in $LABS; do
 		done < <(giveaways_disassembled "$lab")
 	fi
 	report starter-lab$lab-no-solution "$why"
+
+	line=$(grep "^TEST starter-lab$lab-no-later-lab: " "$WORK/handout.out")
+	report starter-lab$lab-no-later-lab "${line#*: }"
 
 	# Exactly the allowlisted files.
 	python3 scripts/handout.py --list "$lab" | sort > "$WORK/lab$lab.want"
