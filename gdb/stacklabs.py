@@ -28,6 +28,9 @@ PAGE_SIZE = 4096
 USER_TOP = 0x00007FFFFFFFF000   # first address user space never gets
 USER_END = 0x0000800000000000   # end of the lower canonical half
 T_SYSCALL = 0x100
+DIRECT_MAP = 0xFFFF800000000000  # all of RAM at phys + DIRECT_MAP (common/include/kernel.h)
+PTE_P, PTE_W, PTE_U, PTE_PS, PTE_NX = 1, 2, 4, 0x80, 1 << 63
+PTE_ADDR = 0x000FFFFFFFFFF000
 NIST = 3
 IST_NAMES = ("#DF", "NMI", "#MC")
 
@@ -188,6 +191,37 @@ def current_proc():
         if p.current:
             return p
     raise SLError("current does not point into proc_table")
+
+
+def page_walk(va):
+    """What the page tables say about va: (mapped, text). Reads CR3, then each level's
+    entry through the kernel's direct map, as the MMU would (SDM Vol. 3A 4.5, 4-level
+    paging); never assumes what a region should be. SLError if they cannot be read."""
+    try:
+        cr3 = _u64(gdb.parse_and_eval("$cr3"))
+    except gdb.error:
+        raise SLError("this GDB/QEMU reports no $cr3: cannot read the page tables")
+    table = cr3 & PTE_ADDR
+    inf = gdb.selected_inferior()
+    for name, shift in (("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)):
+        slot = (va >> shift) & 511
+        try:
+            e = int.from_bytes(bytes(inf.read_memory(DIRECT_MAP + table + 8 * slot, 8)),
+                               "little")
+        except gdb.MemoryError:
+            raise SLError("cannot read the %s at physical 0x%x (CR3 0x%x) through the "
+                          "direct map" % (name, table, cr3))
+        if not e & PTE_P:
+            return False, "not mapped (CR3 0x%x: %s entry %d not present)" % (cr3, name, slot)
+        if name == "PT" or (name in ("PDPT", "PD") and e & PTE_PS):
+            size = {"PDPT": 1 << 30, "PD": 1 << 21, "PT": 1 << 12}[name]
+            pa = (e & PTE_ADDR & ~(size - 1)) + (va & (size - 1))
+            flags = ["present", "writable" if e & PTE_W else "read-only",
+                     "user" if e & PTE_U else "supervisor"] + (["NX"] if e & PTE_NX else [])
+            return True, "MAPPED (CR3 0x%x: %s entry %d = 0x%x: %s) -> physical 0x%x" % (
+                cr3, name, slot, e, " ".join(flags), pa)
+        table = e & PTE_ADDR
+    raise AssertionError("unreachable")
 
 
 def guard_of(ph, p):
@@ -520,17 +554,30 @@ class KstackWhereCommand(SLCommand):
 
 ADDR defaults to $rsp. Answers with every region that holds it: a process's kernel
 stack (and how far below its top), a guard page (phase 3), an IST stack, the
-fallback stack, phase 2's shared interrupt stack or free arena slots, user space."""
+fallback stack, phase 2's shared interrupt stack or free arena slots, user space;
+then what the page tables (from CR3) say about it: mapped with which rights, or
+not. A guard page is called unmapped only when the page tables say so."""
 
     def run(self, arg):
         ph = phase()
         need_target()
         addr = _u64(gdb.parse_and_eval(arg if arg else "$rsp"))
         lines = []
+        try:
+            mapped, tables = page_walk(addr)
+        except SLError as e:
+            mapped, tables = None, "unknown: %s" % e
         for lo, hi, desc in self.regions(ph):
             if lo <= addr < hi and desc.startswith("GUARD"):
-                lines.append("%s [0x%x-0x%x), 0x%x bytes below the stack's base" %
-                             (desc, lo, hi, hi - addr))
+                if mapped is False:
+                    what = "unmapped: touching it is a #PF, then #DF on IST1"
+                elif mapped:
+                    what = "but MAPPED in the page tables: no guard at all, an overflow " \
+                           "writes here without a fault"
+                else:
+                    what = "the page tables could not be read"
+                lines.append("%s (%s) [0x%x-0x%x), 0x%x bytes below the stack's base" %
+                             (desc, what, lo, hi, hi - addr))
             elif lo <= addr < hi:
                 lines.append("%s [0x%x-0x%x), 0x%x bytes below its top" %
                              (desc, lo, hi, hi - addr))
@@ -544,6 +591,7 @@ fallback stack, phase 2's shared interrupt stack or free arena slots, user space
             sym = _symbol_at(addr)
             if sym:
                 lines.append("kernel symbol: " + sym)
+        lines.append("page tables: " + tables)
         for line in lines:
             gdb.write("0x%x: %s\n" % (addr, line))
 
@@ -564,8 +612,7 @@ fallback stack, phase 2's shared interrupt stack or free arena slots, user space
             out.append((base, top, desc))
             g = guard_of(ph, owners[0])
             if g is not None:
-                out.append((g, base, "GUARD PAGE below the kernel stack of " + names +
-                    " (unmapped: touching it is a #PF, then #DF on IST1)"))
+                out.append((g, base, "GUARD PAGE below the kernel stack of " + names))
         if ph == 1:
             base = _addr_of("global_kstack")
             if base is not None and not any(lo == base for lo, _, _ in out):

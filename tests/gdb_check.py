@@ -484,9 +484,15 @@ def check_where(e, steps, a, b):
     w2 = nth(outputs(steps, "kstack-where current->kstack_base - 8"), 0)
     want2 = {1: "in no kernel stack",
              2: "kernel stack of pid %s (hello)" % a.pid,
-             3: "GUARD PAGE below the kernel stack of pid %s" % b.pid}[e]
+             3: "GUARD PAGE below the kernel stack of pid %s (hello) (unmapped" % b.pid}[e]
     if want2 not in w2:
         return "kstack-where below pid %s's stack: want %r, got %r" % (b.pid, want2, w2)
+    # What the page tables say, read by the helper through CR3: a live stack is
+    # mapped, phase 3's guard page is not.
+    for w, want in ((w1, "page tables: MAPPED"),
+                    (w2, "page tables: not mapped" if e == 3 else "page tables: MAPPED")):
+        if want not in w:
+            return "kstack-where: want %r (from the page tables), got %r" % (want, w)
     return None
 
 
