@@ -33,6 +33,7 @@ QEMU_COMMON := -machine pc,accel=$(ACCEL) -cpu qemu64 -m 128M -no-reboot -boot o
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_TTY := -display none -serial mon:stdio
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)
+QEMU_LOG ?= cpu_reset
 
 COMMON_C := $(wildcard common/*.c)
 COMMON_ASM := $(wildcard common/*.asm)
@@ -120,12 +121,24 @@ $$(B$(1))/boot.iso: $$(B$(1))/kernel.elf $$(B$(1))/initrd.tar
 
 lab$(1): $$(B$(1))/boot.iso
 
+# QEMU exits with status 0 both for Ctrl-A x and, with -no-reboot, for a triple fault:
+# its reset log (-d cpu_reset) tells them apart. QEMU_LOG=cpu_reset,int also logs
+# every exception and interrupt before it.
 lab$(1)-qemu:
 	@$$(MAKE) --no-print-directory deps
 	@$$(MAKE) --no-print-directory lab$(1)
 	@echo "booting lab $(1) (TCG); Ctrl-A x quits QEMU"
-	$$(QEMU) $$(QEMU_COMMON) $$(QEMU_TTY) -cdrom $$(B$(1))/boot.iso; \
-		s=$$$$?; [ $$$$s -eq 1 ] && exit 0 || exit $$$$s
+	$$(QEMU) $$(QEMU_COMMON) $$(QEMU_TTY) -cdrom $$(B$(1))/boot.iso \
+		-d $$(QEMU_LOG) -D $$(B$(1))/qemu.log; \
+		s=$$$$?; \
+		if [ $$$$s -eq 0 ] && grep -q 'Triple fault' $$(B$(1))/qemu.log; then \
+			echo "QEMU reset: triple fault (a fault the CPU could not deliver). To find where:" \
+				"make lab$(1)-qemu-gdb + make gdb (hbreak trap; watch rsp), or" \
+				"make lab$(1)-qemu QEMU_LOG=cpu_reset,int and read the last exceptions" \
+				"(v=0e #PF, v=08 #DF) in $$(B$(1))/qemu.log"; \
+			exit 2; \
+		fi; \
+		[ $$$$s -eq 1 ] && exit 0 || exit $$$$s
 
 lab$(1)-qemu-gdb:
 	@$$(MAKE) --no-print-directory deps
