@@ -73,4 +73,27 @@ done
 out=$(make -n -B lab1 TOOLPREFIX=foo- 2>&1)
 if grep -q 'foo-gcc' <<<"$out" && grep -q 'foo-ld' <<<"$out"; then ok toolprefix
 else fail toolprefix "TOOLPREFIX=foo- not used"; fi
+
+# make labN-qemu after a triple fault: QEMU (with -no-reboot) exits 0 as for Ctrl-A x,
+# and only its reset log (-D) tells them apart. A stand-in QEMU writes that log.
+fake=$(mktemp -d)
+for kind in reset quit; do
+	{
+		echo '#!/bin/sh'
+		echo 'while [ $# -gt 0 ]; do [ "$1" = -D ] && log=$2; shift; done'
+		echo 'echo "CPU Reset (CPU 0)" > "$log"'
+		[ $kind = reset ] && echo 'echo "Triple fault" >> "$log"'
+		echo 'exit 0'
+	} > "$fake/qemu-$kind"
+	chmod +x "$fake/qemu-$kind"
+done
+out=$(make --no-print-directory lab1-qemu QEMU="$fake/qemu-reset" 2>&1); st=$?
+if [ $st -eq 2 ] && grep -q '^QEMU reset: triple fault.*make lab1-qemu-gdb' <<<"$out"; then
+	out=$(make --no-print-directory lab1-qemu QEMU="$fake/qemu-quit" 2>&1); st=$?
+	if [ $st -eq 0 ] && ! grep -q '^QEMU reset' <<<"$out"; then ok qemu-triple-fault
+	else fail qemu-triple-fault "a plain quit (status 0, no triple fault) gave status $st: $(tail -1 <<<"$out")"; fi
+else
+	fail qemu-triple-fault "after a triple fault make lab1-qemu gave status $st and: $(tail -1 <<<"$out")"
+fi
+rm -rf "$fake"
 exit $rc
