@@ -59,7 +59,7 @@ help:
 # INSTRUCTOR ONLY BEGIN
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
-	@echo "make handout       student starter trees under build/handout/"
+	@echo "make handout       student starter trees under build/handout/ (DEPTH=full: build/handout-full/)"
 	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
 # INSTRUCTOR ONLY END
 	@echo "make clean         remove build/"
@@ -179,8 +179,9 @@ bench:
 	@$(MAKE) --no-print-directory deps
 	@$(PYTHON) scripts/bench.py
 
+# DEPTH=full: the course-length starters (larger exercises) in build/handout-full/.
 handout:
-	$(PYTHON) scripts/handout.py
+	$(PYTHON) scripts/handout.py $(if $(DEPTH),--depth $(DEPTH))
 
 # LAB=N: an autograder for lab N only; without it, one that grades every lab.
 gradescope:

@@ -1,25 +1,11 @@
-// System-call setup (the SYSCALL MSRs) and the dispatcher that syscall_entry calls.
-// The entry stub itself is per phase: labs/phaseN/entry.asm.
+// The dispatcher that syscall_entry calls. The entry stub (labs/phaseN/entry.asm) and
+// the SYSCALL MSRs (labs/phaseN/syscall_msr.c) are the labs'.
 #include "kernel.h"
 #include "syscall.h"
 #include "proc.h"
 #include "trap.h"
 #include "x86.h"
 
-// Bits SYSCALL clears in RFLAGS on entry, and why each one:
-//   IF  no interrupt may arrive while rsp still points at the user stack;
-//   TF  a single-step trap would fire in ring 0, on the user stack;
-//   DF  the C ABI requires DF=0 and user code may have left it set;
-//   AC  alignment checks are for user code; with SMAP, AC=1 would open user memory;
-//   NT  a stale nested-task flag would make a later IRETQ fault.
-#define FMASK_BITS (RFLAGS_IF | RFLAGS_TF | RFLAGS_DF | RFLAGS_AC | RFLAGS_NT)
-
-// STAR[47:32]: SYSCALL loads CS from it and SS = CS + 8 (kernel code 0x08, data 0x10).
-// STAR[63:48]: SYSRETQ loads CS = base + 16 and SS = base + 8, both with RPL 3:
-// base 0x10 gives user data 0x18 and user code 0x20, the GDT's order.
-#define STAR_VALUE (((u64)SEL_KDATA << 48) | ((u64)SEL_KCODE << 32))
-
-extern char syscall_entry[];
 struct trapframe *syscall_tf;
 
 static const syscall_fn syscalls[NSYSCALL] = {
@@ -43,15 +29,6 @@ static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_kstack_peek] = sys_kstack_peek,
 	[SYS_kstack_burn] = sys_kstack_burn,
 };
-
-void
-syscall_init(void)
-{
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
-	wrmsr(MSR_STAR, STAR_VALUE);
-	wrmsr(MSR_LSTAR, (u64)syscall_entry);
-	wrmsr(MSR_FMASK, FMASK_BITS);
-}
 
 // Called by syscall_entry with the user's registers in *tf; the result goes back
 // in tf->rax. tf->err is stamped with the caller's pid on the way in and checked on

@@ -120,9 +120,14 @@ NEVER = [
 # Files whose exercise markers are processed.
 SOURCE_EXT = (".c", ".h", ".asm", ".inc", ".S", ".s")
 
-MARKER = re.compile(r"^(?P<indent>[ \t]*)(?P<cc>//|;) LAB(?P<lab>\d+) "
+MARKER = re.compile(r"^(?P<indent>[ \t]*)(?P<cc>//|;) LAB(?P<lab>\d+)(?P<full> FULL)? "
                     r"(?:BEGIN: (?P<task>\S.*?)|(?P<kind>END))[ \t]*$")
-ANY_MARKER = re.compile(r"(//|;) ?LAB\d+ (BEGIN|STUB|END)\b")
+ANY_MARKER = re.compile(r"(//|;) ?LAB\d+ (FULL )?(BEGIN|STUB|END)\b")
+# The depths a starter is made at: "lab" (the default) stubs every LABn region;
+# "full" stubs every LABn FULL region whole (the LABn regions inside it go with it)
+# and the LABn regions outside any.
+DEPTHS = ("lab", "full")
+DEPTH = "lab"                   # set by main()
 STUB_HEAD = re.compile(r"^(//|;) STUB (?P<task>\S.*?)[ \t]*$")
 STUBS = os.path.join("labs", "stubs")
 
@@ -141,13 +146,21 @@ class MarkerError(Exception):
 
 
 class Region:
-    """One exercise region: its lab, task, and solution and stub lines (raw text)."""
+    """One exercise region: its lab, task, whether it is a FULL-depth region, its
+    solution (plain lines, and for a FULL region the Regions inside it) and its stub."""
 
-    def __init__(self, path, lineno, lab, task, indent, cc):
+    def __init__(self, path, lineno, lab, task, indent, cc, full=False):
         self.path, self.lineno, self.lab, self.task = path, lineno, lab, task
-        self.indent, self.cc = indent, cc
+        self.indent, self.cc, self.full = indent, cc, full
         self.solution = []
         self.stub = []          # uncommented
+
+    def lines(self):
+        """The solution as plain lines (inner regions' solutions included)."""
+        out = []
+        for p in self.solution:
+            out += [p] if isinstance(p, str) else p.lines()
+        return out
 
 
 def load_stubs(path):
@@ -173,58 +186,83 @@ def read_stubs(text):
 
 def parse(path, text, stubs=None):
     """Split text into a list of plain lines and Regions, each Region with its stub
-    from stubs (default: labs/stubs/phaseN/<file>).  Raises MarkerError."""
+    from stubs (default: labs/stubs/phaseN/<file>).  A LABn FULL region may hold
+    LABn regions; nothing else nests.  Raises MarkerError."""
     parts = []
-    cur = None
+    stack = []                  # the open regions, outermost first
     stubs = load_stubs(path) if stubs is None else stubs
     for n, line in enumerate(text.split("\n"), 1):
         m = MARKER.match(line)
         where = "%s:%d" % (path, n)
         if m:
-            lab = int(m.group("lab"))
+            lab, full = int(m.group("lab")), bool(m.group("full"))
+            kind = "LAB%d%s" % (lab, " FULL" if full else "")
             if m.group("task"):
-                if cur:
-                    raise MarkerError("%s: LAB%d BEGIN inside the LAB%d region of line %d"
-                                      % (where, lab, cur.lab, cur.lineno))
-                cur = Region(path, n, lab, m.group("task"), m.group("indent"), m.group("cc"))
+                if stack and (full or not stack[-1].full or stack[-1].lab != lab):
+                    raise MarkerError("%s: %s BEGIN inside the LAB%d region of line %d (only "
+                                      "LAB%d regions may sit inside a LAB%d FULL region)"
+                                      % (where, kind, stack[-1].lab, stack[-1].lineno,
+                                         stack[-1].lab, stack[-1].lab))
+                stack.append(Region(path, n, lab, m.group("task"), m.group("indent"),
+                                    m.group("cc"), full))
                 continue
-            if not cur or cur.lab != lab:
-                raise MarkerError("%s: LAB%d END outside a LAB%d region" % (where, lab, lab))
+            if not stack or stack[-1].lab != lab or stack[-1].full != full:
+                raise MarkerError("%s: %s END outside a %s region" % (where, kind, kind))
+            cur = stack.pop()
             if cur.task not in stubs:
-                raise MarkerError("%s: the LAB%d region of line %d has no stub: add a block "
+                raise MarkerError("%s: the %s region of line %d has no stub: add a block "
                                   "'%s STUB %s' to %s (every region needs one, even an empty one)"
-                                  % (where, lab, cur.lineno, cur.cc, cur.task,
+                                  % (where, kind, cur.lineno, cur.cc, cur.task,
                                      os.path.relpath(stub_path(path), ROOT)))
             cur.stub = list(stubs[cur.task])
-            parts.append(cur)
-            cur = None
+            (stack[-1].solution if stack else parts).append(cur)
             continue
         if ANY_MARKER.search(line):
             raise MarkerError("%s: looks like a marker but is not one: %r" % (where, line))
-        if cur is None:
-            parts.append(line)
-        else:
-            cur.solution.append(line)
-    if cur:
+        (stack[-1].solution if stack else parts).append(line)
+    if stack:
         raise MarkerError("%s: the LAB%d region of line %d has no END"
-                          % (path, cur.lab, cur.lineno))
+                          % (path, stack[-1].lab, stack[-1].lineno))
     return parts
 
 
-def render(parts, lab):
-    """The text of parts for lab's starter (lab 0: the reference, markers gone)."""
+def stubbed(p, lab, depth):
+    """True if region p becomes a TODO in lab's starter at depth."""
+    return p.lab == lab and (depth == "full" or not p.full)
+
+
+def todo_regions(parts, lab, depth):
+    """The regions of parts that lab's starter at depth shows as TODOs."""
+    out = []
+    for p in parts:
+        if isinstance(p, str):
+            continue
+        if stubbed(p, lab, depth):
+            out.append(p)
+        else:
+            out += todo_regions(p.solution, lab, depth)
+    return out
+
+
+def render(parts, lab, depth=None):
+    """The text of parts for lab's starter at depth (default DEPTH; lab 0: the
+    reference, markers gone)."""
+    return "\n".join(render_lines(parts, lab, depth or DEPTH))
+
+
+def render_lines(parts, lab, depth):
     out = []
     for p in parts:
         if isinstance(p, str):
             out.append(p)
-        elif p.lab == lab:
+        elif stubbed(p, lab, depth):
             out.append("%s%s TODO lab %d: %s (see handouts/lab%d.md)"
                        % (p.indent, p.cc, lab, p.task, lab))
             out += p.stub
             out.append("%s%s END TODO lab %d" % (p.indent, p.cc, lab))
         else:
-            out += p.solution
-    return "\n".join(out)
+            out += render_lines(p.solution, lab, depth)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -366,9 +404,14 @@ def starter_text(f, content, lab):
     return c
 
 
+def out_dir():
+    """build/handout, or build/handout-full for the full depth."""
+    return OUT if DEPTH == "lab" else OUT + "-" + DEPTH
+
+
 def write_starter(files, content, lab):
     """build/handout/labN/ and build/handout/labN.tar.gz.  Returns {path: bytes}."""
-    dest = os.path.join(ROOT, OUT, "lab%d" % lab)
+    dest = os.path.join(ROOT, out_dir(), "lab%d" % lab)
     shutil.rmtree(dest, ignore_errors=True)
     tree = {}
     for f in starter_files(files, lab):
@@ -427,12 +470,11 @@ def distinctive(tree, content, lab):
     for f, c in content.items():
         if isinstance(c, bytes):
             continue
-        for p in c:
-            if not isinstance(p, str) and p.lab == lab:
-                shared += p.stub
-                for ln in p.solution:
-                    for x in fragments(ln, p.cc):
-                        sol.setdefault(x, "%s:%d" % (f, p.lineno))
+        for p in todo_regions(c, lab, DEPTH):
+            shared += p.stub
+            for ln in p.lines():
+                for x in fragments(ln, p.cc):
+                    sol.setdefault(x, "%s:%d" % (f, p.lineno))
     for f, data in tree.items():
         m = re.match(r"labs/phase(\d+)/", f)
         if m and int(m.group(1)) < lab or not m and not f.startswith(("labs/", "handouts/")):
@@ -518,7 +560,12 @@ def main():
                     help="print a TEST line per lab for the no-solution check")
     ap.add_argument("--list", type=int, choices=LABS, metavar="N",
                     help="print the files lab N's starter gets, and stop")
+    ap.add_argument("--depth", choices=DEPTHS, default="lab",
+                    help="lab: the exercises of the handouts (default); full: the "
+                    "course-length variant, larger regions (LABn FULL)")
     args = ap.parse_args()
+    global DEPTH
+    DEPTH = args.depth
 
     files = repo_files()
     if args.list:
@@ -527,14 +574,15 @@ def main():
     try:
         content = load(files)
         for lab in LABS:
-            if not any(not isinstance(p, str) and p.lab == lab
-                       for c in content.values() if not isinstance(c, bytes) for p in c):
+            if not any(todo_regions(c, lab, DEPTH)
+                       for c in content.values() if not isinstance(c, bytes)):
                 raise MarkerError("no LAB%d region anywhere: nothing to hand out" % lab)
         for f, c in content.items():
             for p in [] if isinstance(c, bytes) else c:
-                if not isinstance(p, str) and not f.startswith("labs/phase%d/" % p.lab):
-                    print("handout: warning: %s:%d: a LAB%d region outside labs/phase%d/"
-                          % (f, p.lineno, p.lab, p.lab), file=sys.stderr)
+                m = re.match(r"labs/phase(\d+)/", f)
+                if not isinstance(p, str) and not (m and int(m.group(1)) >= p.lab):
+                    print("handout: warning: %s:%d: a LAB%d region outside labs/phase%d/ "
+                          "and the later phases" % (f, p.lineno, p.lab, p.lab), file=sys.stderr)
     except MarkerError as e:
         print("handout: %s" % e, file=sys.stderr)
         return 1
@@ -547,10 +595,10 @@ def main():
             print("handout: %s" % e, file=sys.stderr)
             return 1
         sol, hits, later = find_solutions(tree, content, lab)
-        regions = sum(1 for c in content.values() if not isinstance(c, bytes)
-                      for p in c if not isinstance(p, str) and p.lab == lab)
-        print("handout: lab %d: %s/lab%d/ (%d files, %d regions stubbed) and lab%d.tar.gz"
-              % (lab, OUT, lab, len(tree), regions, lab))
+        regions = sum(len(todo_regions(c, lab, DEPTH)) for f, c in content.items()
+                      if f in tree and not isinstance(c, bytes))
+        print("handout: lab %d (%s depth): %s/lab%d/ (%d files, %d regions stubbed) and "
+              "lab%d.tar.gz" % (lab, DEPTH, out_dir(), lab, len(tree), regions, lab))
         if args.check:
             print("TEST starter-lab%d-no-solution: %s" % (
                 lab, "ok (%d distinctive solution lines, none found)" % len(sol) if not hits

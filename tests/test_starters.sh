@@ -2,6 +2,8 @@
 # test_starters.sh — prove the student starters of `make handout` do what they promise.
 #
 #   tests/test_starters.sh [LAB...]          default: 1 2 3
+#   DEPTHS="lab full" (default: both): the starters of `make handout` (lab depth,
+#   TEST starter-labN-...) and of `make handout DEPTH=full` (starter-full-labN-...)
 #
 # Writes the starters (python3 scripts/handout.py --check), then for each lab N:
 #   no-solution   no line of lab N's solution is anywhere in its starter (handout.py's
@@ -27,6 +29,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
 LABS=${*:-1 2 3}
+DEPTHS=${DEPTHS:-lab full}
 OUT=build/handout
 WORK=$OUT/test
 nok=0
@@ -131,12 +134,18 @@ print()
 sys.exit(0 if ok else 1)
 EOF
 
+for DEPTH in $DEPTHS; do
+# Each depth's starters go to their own tree (handout.py's out_dir) and TEST names:
+# starter-labN-... (lab depth), starter-full-labN-... (full depth).
+if [ "$DEPTH" = lab ]; then S=starter OUT=build/handout; else S=starter-$DEPTH OUT=build/handout-$DEPTH; fi
+WORK=$OUT/test
+mkdir -p "$WORK"
 # --- write the starters ---------------------------------------------------------------
 # An instructor's untracked note, left in a folder every starter takes files from: it
 # must reach no starter (only what git tracks and the allowlist names ships).
 probe=common/untracked-note-$$.txt
 echo "instructor's private note: not for students" > "$probe"
-if ! python3 scripts/handout.py --check > "$WORK/handout.out" 2>&1; then
+if ! python3 scripts/handout.py --check --depth "$DEPTH" > "$WORK/handout.out" 2>&1; then
 	grep -v '^TEST ' "$WORK/handout.out"     # its TEST lines are reported below
 fi
 rm -f "$probe"
@@ -144,7 +153,7 @@ for lab in $LABS; do
 	line=$(grep "^TEST starter-lab$lab-no-solution: " "$WORK/handout.out")
 	tree=$OUT/lab$lab
 	if [ -z "$line" ] || [ ! -d "$tree" ]; then
-		report starter-lab$lab-no-solution "FAIL scripts/handout.py wrote no starter: $(tail -1 "$WORK/handout.out")"
+		report $S-lab$lab-no-solution "FAIL scripts/handout.py wrote no starter: $(tail -1 "$WORK/handout.out")"
 		continue
 	fi
 	why=${line#*: }
@@ -166,40 +175,40 @@ for lab in $LABS; do
 			fi
 		done < <(giveaways_disassembled "$lab")
 	fi
-	report starter-lab$lab-no-solution "$why"
+	report $S-lab$lab-no-solution "$why"
 
 	line=$(grep "^TEST starter-lab$lab-no-later-lab: " "$WORK/handout.out")
-	report starter-lab$lab-no-later-lab "${line#*: }"
+	report $S-lab$lab-no-later-lab "${line#*: }"
 
 	# Exactly the allowlisted files.
 	python3 scripts/handout.py --list "$lab" | sort > "$WORK/lab$lab.want"
 	(cd "$tree" && find . -path ./build -prune -o -type f -print | sed 's|^\./||' | sort) > "$WORK/lab$lab.files"
 	if [ -e "$tree/$probe" ]; then
-		report starter-lab$lab-files "FAIL the untracked $probe is in the starter"
+		report $S-lab$lab-files "FAIL the untracked $probe is in the starter"
 	elif ! diff "$WORK/lab$lab.want" "$WORK/lab$lab.files" > "$WORK/lab$lab.files.diff"; then
-		report starter-lab$lab-files "FAIL the starter's files differ from handout.py --list $lab: $(grep -m1 '^[<>]' "$WORK/lab$lab.files.diff")"
+		report $S-lab$lab-files "FAIL the starter's files differ from handout.py --list $lab: $(grep -m1 '^[<>]' "$WORK/lab$lab.files.diff")"
 	else
-		report starter-lab$lab-files "ok ($(wc -l < "$WORK/lab$lab.files") files, listed in $WORK/lab$lab.files)"
+		report $S-lab$lab-files "ok ($(wc -l < "$WORK/lab$lab.files") files, listed in $WORK/lab$lab.files)"
 	fi
 
 	# Every link, path and make target its Markdown names, inside the starter.
 	if [ ! -f "$tree/handouts/lab$lab.md" ]; then
-		report starter-lab$lab-docs-links "FAIL handouts/lab$lab.md (named by every TODO line) is missing"
+		report $S-lab$lab-docs-links "FAIL handouts/lab$lab.md (named by every TODO line) is missing"
 	fi
-	python3 tests/test_docs.py --root "$tree" --name "starter-lab$lab-docs" > "$WORK/lab$lab.docs" 2>&1
+	python3 tests/test_docs.py --root "$tree" --name "$S-lab$lab-docs" > "$WORK/lab$lab.docs" 2>&1
 	while IFS= read -r line; do
 		name=${line#TEST }
 		report "${name%%: *}" "${name#*: }"
 	done < <(grep '^TEST ' "$WORK/lab$lab.docs")
 	grep -q '^TEST ' "$WORK/lab$lab.docs" ||
-		report starter-lab$lab-docs-links "FAIL tests/test_docs.py printed no result: $(tail -1 "$WORK/lab$lab.docs")"
+		report $S-lab$lab-docs-links "FAIL tests/test_docs.py printed no result: $(tail -1 "$WORK/lab$lab.docs")"
 
 	rm -rf "$WORK/tar$lab" && mkdir -p "$WORK/tar$lab"
 	if tar -xzf "$OUT/lab$lab.tar.gz" -C "$WORK/tar$lab" &&
 		diff -r -x build "$WORK/tar$lab/lab$lab" "$tree" > "$WORK/tar$lab.diff" 2>&1; then
-		report starter-lab$lab-tarball "ok ($(tar -tzf "$OUT/lab$lab.tar.gz" | wc -l) files)"
+		report $S-lab$lab-tarball "ok ($(tar -tzf "$OUT/lab$lab.tar.gz" | wc -l) files)"
 	else
-		report starter-lab$lab-tarball "FAIL lab$lab.tar.gz differs from $tree: $(head -1 "$WORK/tar$lab.diff")"
+		report $S-lab$lab-tarball "FAIL lab$lab.tar.gz differs from $tree: $(head -1 "$WORK/tar$lab.diff")"
 	fi
 done
 
@@ -214,10 +223,10 @@ for lab in $LABS; do
 	if ! make -C "$tree" build/grader/progs/t_leak build/grader/progs/t_kinfo > "$log-build.log" 2>&1 ||
 		! cp "$tree"/build/grader/progs/t_leak "$tree"/build/grader/progs/t_kinfo "$extra"/ ||
 		! make -C "$tree" lab$lab INITRD_EXTRA="$ROOT/$extra" >> "$log-build.log" 2>&1; then
-		report starter-lab$lab-build "FAIL make lab$lab: $(grep -m1 -E 'error|Error' "$log-build.log")"
+		report $S-lab$lab-build "FAIL make lab$lab: $(grep -m1 -E 'error|Error' "$log-build.log")"
 		continue
 	fi
-	report starter-lab$lab-build ok
+	report $S-lab$lab-build ok
 
 	nonce=$RANDOM$RANDOM
 	case $lab in
@@ -228,15 +237,22 @@ for lab in $LABS; do
 	timeout 300 python3 "$DRIVER" "$tree/build/phase$lab/boot.iso" "$lab" "${cmds[@]}" > "$log-serial.log" 2>&1
 	status=$?
 	if grep -q "^lab$lab> " "$log-serial.log" && grep -q '^\[k\] ready' "$log-serial.log"; then
-		report starter-lab$lab-prompt ok
+		report $S-lab$lab-prompt ok
 	else
-		report starter-lab$lab-prompt "FAIL no lab$lab> prompt (serial log: $log-serial.log)"
+		report $S-lab$lab-prompt "FAIL no lab$lab> prompt (serial log: $log-serial.log)"
 		continue
 	fi
 	# What each stub must show on the console.
 	why=ok
 	if [ $status -ne 0 ]; then
 		why="FAIL the monitor did not come back (serial log: $log-serial.log)"
+	elif [ "$lab" = 1 ] && [ "$DEPTH" = full ]; then
+		# No SYSCALL MSRs yet: announced at boot, and `syscall` is #UD.
+		if ! grep -q '^\[k\] todo lab=1 what=' "$log-serial.log"; then
+			why="FAIL no [k] todo lab=1 line (syscall_init's stub)"
+		elif ! grep -q '^\[k\] kill pid=1 reason=#UD ' "$log-serial.log"; then
+			why="FAIL run hello was not killed with reason=#UD (no EFER.SCE)"
+		fi
 	elif [ "$lab" = 1 ]; then
 		grep -q '^\[k\] kill pid=1 reason=todo-lab1 ' "$log-serial.log" ||
 			why="FAIL run hello was not killed with reason=todo-lab1"
@@ -259,7 +275,7 @@ for lab in $LABS; do
 			fi
 		fi
 	fi
-	report starter-lab$lab-stub "$why"
+	report $S-lab$lab-stub "$why"
 
 	# The grader, on the starter as a student runs it (make grade-labN): the starter's
 	# own copy of the public grader, so its programs are built inside the starter
@@ -268,18 +284,18 @@ for lab in $LABS; do
 	rm -f "$json"
 	timeout 1200 python3 "$tree/grader/grade.py" --lab "$lab" --json "$json" > "$log-grade.out" 2>&1
 	if [ ! -s "$json" ]; then
-		report starter-lab$lab-grade "FAIL the grader wrote no results: $(tail -1 "$log-grade.out")"
+		report $S-lab$lab-grade "FAIL the grader wrote no results: $(tail -1 "$log-grade.out")"
 		continue
 	fi
-	python3 - "$lab" "$json" "$log-grade.out" <<'EOF' > "$log-grade.tests"
+	python3 - "$lab" "$json" "$log-grade.out" "$S" <<'EOF' > "$log-grade.tests"
 import json, sys
 sys.path.insert(0, "grader")
 import tests
-lab, path, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+lab, path, out, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 for t in json.load(open(path))["labs"][0]["tests"]:
     want = t["name"] == "boot" if lab == 1 else tests.EXPECT.get(t["name"], "??")[lab - 2] == "P"
     got = t["status"] == "pass"
-    name = "starter-lab%d-%s" % (lab, t["name"])
+    name = "%s-lab%d-%s" % (prefix, lab, t["name"])
     if t["name"] not in tests.EXPECT and lab > 1:
         print("%s FAIL no expectation in grader/tests.py EXPECT" % name)
     elif got == want:
@@ -293,6 +309,8 @@ EOF
 	while read -r name rest; do
 		report "$name" "$rest"
 	done < "$log-grade.tests"
+done
+
 done
 
 echo "test_starters: $nok ok, $nfail failed"

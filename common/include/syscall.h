@@ -26,7 +26,7 @@
 
 typedef long (*syscall_fn)(u64, u64, u64, u64, u64, u64);
 
-void syscall_init(void);
+void syscall_init(void);	// the SYSCALL MSRs (labs/phaseN/syscall_msr.c)
 void syscall_dispatch(struct trapframe *tf);
 long sys_fallback_panic(void);
 

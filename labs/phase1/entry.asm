@@ -23,6 +23,7 @@ section .text
 ;   rsp = USER stack (untrusted)   IF = 0 (FMASK)   CPL = 0   cs/ss = kernel
 global syscall_entry:function
 syscall_entry:
+	; LAB1 FULL BEGIN: syscall_entry: onto the kernel stack, the trap frame, the dispatch call and back
 	mov [rel syscall_user_rsp], rsp       ; the one global slot
 	; LAB1 BEGIN: switch to the global kernel stack
 	mov rsp, [rel kstack_global_top]      ; the one global stack
@@ -47,3 +48,4 @@ syscall_entry:
 	mov rsp, [rel syscall_user_rsp] ; back to the user stack, from the global slot
 	; LAB1 END
 	o64 sysret
+	; LAB1 FULL END

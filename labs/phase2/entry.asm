@@ -29,11 +29,13 @@ section .text
 global syscall_entry:function
 syscall_entry:
 	mov [rel syscall_user_rsp], rsp       ; park the user rsp (IF=0, one CPU)
+	; LAB2 FULL BEGIN: load this process's kernel stack top, and refuse the fallback
 	; LAB2 BEGIN: load this process's kernel stack top
 	mov rsp, [rel current_kernel_stack]   ; a plain load: an acquire on x86 (TSO)
 	; LAB2 END
 	cmp rsp, [rel kstack_fallback_top]
 	je .on_fallback                       ; nobody published a process stack
+	; LAB2 FULL END
 
 	push qword SEL_UDATA            ; tf.ss
 	push qword [rel syscall_user_rsp] ; tf.rsp

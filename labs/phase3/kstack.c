@@ -18,6 +18,7 @@ static u8 slot_used[NSLOTS];
 static u8 fallback_stack[FALLBACK_SIZE] __aligned(16);
 u64 kstack_fallback_top;	// entry.asm panics if it finds rsp here
 
+// LAB3 FULL BEGIN: guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
 // LAB3 BEGIN: the guarded stack range
 static u64
 slot_guard(int i)
@@ -133,6 +134,7 @@ kstack_double_fault(struct trapframe *tf)
 	return 0;
 }
 // LAB3 END
+// LAB3 FULL END
 
 u64
 kstack_guard(struct proc *p)

@@ -14,3 +14,13 @@
 ; STUB back to the user stack
 	; Stub: phase 1's global slot, which the next caller overwrites.
 	mov rsp, [rel syscall_user_rsp]
+
+; STUB load this process's kernel stack top, and refuse the fallback
+	; Stub: one shared stack, as in phase 1, and no check for the fallback stack.
+	; Stub: every process enters on ONE shared stack, as in phase 1.
+	section .bss
+	alignb 16
+		resb 16384
+	.todo_shared_top:
+	section .text
+	lea rsp, [rel .todo_shared_top]
