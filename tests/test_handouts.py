@@ -186,7 +186,7 @@ def check_links(mds, handouts):
 # ---------------------------------------------------------------------------
 # Exercise markers.
 
-MARKER_RE = re.compile(r"^\s*(?://|;) LAB(\d+) BEGIN: (\S.*?)\s*$")
+MARKER_RE = re.compile(r"^\s*(?://|;) LAB(\d+)(?: FULL)? BEGIN: (\S.*?)\s*$")
 
 
 def check_markers(handouts):
