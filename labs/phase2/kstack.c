@@ -7,6 +7,7 @@
 #include "kstack.h"
 #include "trap.h"
 
+// LAB2 FULL BEGIN: kstack.c for phase 2, from kstack.h: per-process stacks, published to the entry code
 #define ARENA_SLOTS NPROC
 #define FALLBACK_SIZE (8 * 1024)
 
@@ -18,7 +19,6 @@ static u8 fallback_stack[FALLBACK_SIZE] __aligned(16);
 static u8 irq_stack[KSTACK_SIZE] __aligned(16);	// TSS.rsp0: shared by all interrupts
 u64 kstack_fallback_top;	// entry.asm panics if it finds rsp here
 
-// LAB2 FULL BEGIN: per-process stacks: publish, allocate, zero, free, switch
 // LAB2 BEGIN: the published stack top and its accessors
 // Read by syscall_entry with a plain mov. On x86 (TSO) every load already has
 // acquire semantics and every store release semantics, so the atomics below compile
@@ -89,7 +89,6 @@ kstack_switch_to(struct proc *next)
 	set_kernel_stack(next->kstack_slot >= 0 ? next->kstack_top : kstack_fallback_top);
 }
 // LAB2 END
-// LAB2 FULL END
 
 int
 kstack_ist(int vector __unused)
@@ -122,3 +121,4 @@ kstack_describe(void)
 		"  fallback 0x%016lx; interrupts from ring 3 use one static stack (TSS.rsp0)\n",
 		(u64)arena, (u64)arena + sizeof arena, ARENA_SLOTS, kstack_fallback_top);
 }
+// LAB2 FULL END

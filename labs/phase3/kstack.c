@@ -8,6 +8,7 @@
 #include "trap.h"
 #include "x86.h"
 
+// LAB3 FULL BEGIN: kstack.c for phase 3, from kstack.h: guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
 #define FALLBACK_SIZE (8 * 1024)
 #define SLOT_SIZE (PAGE_SIZE + KSTACK_SIZE)	// guard page, then the stack
 #define NIST 3				// IST1 #DF, IST2 NMI, IST3 #MC
@@ -18,7 +19,6 @@ static u8 slot_used[NSLOTS];
 static u8 fallback_stack[FALLBACK_SIZE] __aligned(16);
 u64 kstack_fallback_top;	// entry.asm panics if it finds rsp here
 
-// LAB3 FULL BEGIN: guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
 // LAB3 BEGIN: the guarded stack range
 static u64
 slot_guard(int i)
@@ -134,7 +134,6 @@ kstack_double_fault(struct trapframe *tf)
 	return 0;
 }
 // LAB3 END
-// LAB3 FULL END
 
 u64
 kstack_guard(struct proc *p)
@@ -158,3 +157,4 @@ kstack_describe(void)
 	kprintf("  phase 3: guarded range at 0x%016lx, %d slots of guard + 16 KiB;\n"
 		"  fallback 0x%016lx\n", KSTACK_VBASE, NSLOTS, kstack_fallback_top);
 }
+// LAB3 FULL END

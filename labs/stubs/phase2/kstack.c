@@ -56,53 +56,32 @@ kstack_switch_to(struct proc *next __unused)
 {
 }
 
-// STUB per-process stacks: publish, allocate, zero, free, switch
-// Stub: the lab-2 stubs together (one shared stack, nothing published), and
-// kstack_init as in the reference. At this depth you write all of it.
-// Stub: nothing is ever published, so current_kernel_stack stays at the fallback
-// (announced at boot). syscall_entry's stub does not read it.
-u64 current_kernel_stack;
+// STUB kstack.c for phase 2, from kstack.h: per-process stacks, published to the entry code
+// Stub: phase 1's design again: ONE stack shared by every process, never zeroed,
+// and nothing published (announced at boot). At this depth you write the whole
+// file: common/include/kstack.h says what each function must do.
+#define FALLBACK_SIZE (8 * 1024)
 
-void
-set_kernel_stack(u64 top __unused)
-{
-}
-
-u64
-get_kernel_stack(void)
-{
-	return current_kernel_stack;
-}
-
-void
-init_kernel_stack(void)
-{
-	klog("todo lab=2 what=\"current_kernel_stack: no stack is ever published\"");
-	kstack_fallback_top = (u64)fallback_stack + FALLBACK_SIZE;
-	current_kernel_stack = kstack_fallback_top;
-}
+static u8 todo_stack[KSTACK_SIZE] __aligned(PAGE_SIZE);
+static u8 fallback_stack[FALLBACK_SIZE] __aligned(16);
+u64 kstack_fallback_top;	// entry.asm panics if it finds rsp here
+u64 current_kernel_stack;	// never published: syscall_entry's stub does not read it
 
 void
 kstack_init(void)
 {
-	init_kernel_stack();
-	tss.rsp0 = (u64)irq_stack + KSTACK_SIZE;
+	klog("todo lab=2 what=\"kstack.c: one stack shared by every process, nothing published\"");
+	kstack_fallback_top = (u64)fallback_stack + FALLBACK_SIZE;
+	current_kernel_stack = kstack_fallback_top;
+	tss.rsp0 = (u64)todo_stack + KSTACK_SIZE;
 }
 
-// Stub: every process gets arena slot 0, one stack for all, as in phase 1
-// (announced once), and nothing is published for the entry code.
 int
 kstack_alloc(struct proc *p)
 {
-	static int told;
-	if (!told) {
-		told = 1;
-		klog("todo lab=2 what=\"kstack_alloc: every process shares one stack\"");
-	}
-	slot_used[0] = 1;
 	p->kstack_slot = 0;
-	p->kstack_base = (u64)arena[0];
-	p->kstack_top = (u64)arena[0] + KSTACK_SIZE;
+	p->kstack_base = (u64)todo_stack;
+	p->kstack_top = (u64)todo_stack + KSTACK_SIZE;
 	return 0;
 }
 
@@ -116,4 +95,35 @@ kstack_free(struct proc *p)
 void
 kstack_switch_to(struct proc *next __unused)
 {
+}
+
+int
+kstack_ist(int vector __unused)
+{
+	return 0;
+}
+
+int
+kstack_double_fault(struct trapframe *tf __unused)
+{
+	return 0;
+}
+
+u64
+kstack_guard(struct proc *p __unused)
+{
+	return 0;
+}
+
+u64
+kstack_entry_top(void)
+{
+	return current_kernel_stack;
+}
+
+void
+kstack_describe(void)
+{
+	kprintf("  phase 2 (stub): one stack 0x%016lx-0x%016lx for every process\n",
+		(u64)todo_stack, (u64)todo_stack + KSTACK_SIZE);
 }

@@ -99,63 +99,39 @@ kstack_double_fault(struct trapframe *tf __unused)
 	return 0;
 }
 
-// STUB guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
-// Stub: the lab-3 stubs together (phase 2's adjacent stacks, no guard pages,
-// no IST stacks, TSS.rsp0 on one stack). At this depth you write all of it.
-// Stub: no guarded range yet. 0 means "none" to kstack_guard and kstack_describe;
-// slot_map fails loudly (kstack_alloc's stub does not use it).
-static u64
-slot_guard(int i __unused)
-{
-	return 0;
-}
+// STUB kstack.c for phase 3, from kstack.h: guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
+// Stub: phase 2's design again: a zeroed stack per process, adjacent in a static
+// arena with no guard pages, published in a variable of its own for entry.asm's
+// stub; TSS.rsp0 stays on one stack and no vector has an IST stack (announced at
+// boot). At this depth you write the whole file: common/include/kstack.h says
+// what each function must do.
+#define FALLBACK_SIZE (8 * 1024)
 
-static u64
-slot_base(int i __unused)
-{
-	return 0;
-}
-
-static __unused int
-slot_map(int i)
-{
-	klog("todo lab=3 what=\"slot_map: slot %d has no stack\"", i);
-	return -ENOSYS;
-}
-
-static __unused void
-slot_unmap(int i __unused)
-{
-}
+static u8 todo_arena[NPROC][KSTACK_SIZE] __aligned(PAGE_SIZE);
+static u8 todo_used[NPROC];
+static u8 fallback_stack[FALLBACK_SIZE] __aligned(16);
+u64 kstack_fallback_top;	// entry.asm panics if it finds rsp here
+u64 todo_lab3_kernel_stack;	// read by entry.asm's stub
 
 void
 kstack_init(void)
 {
+	klog("todo lab=3 what=\"kstack.c: adjacent stacks, no guard pages, no IST, one TSS.rsp0\"");
 	kstack_fallback_top = (u64)fallback_stack + FALLBACK_SIZE;
 	tss.rsp0 = kstack_fallback_top;
-	// Stub: no IST stacks, as in phase 2: #DF, NMI and #MC use the current stack.
-	klog("todo lab=3 what=\"kstack_init: no IST stacks for #DF, NMI and #MC\"");
+	todo_lab3_kernel_stack = kstack_fallback_top;
 }
-
-// Stub: phase 2's stacks, zeroed, but adjacent in a static arena with no guard
-// page, so an overflow runs silently into the stack below (announced once).
-static u8 todo_arena[NPROC][KSTACK_SIZE] __aligned(PAGE_SIZE);
 
 int
 kstack_alloc(struct proc *p)
 {
-	static int told;
-	if (!told) {
-		told = 1;
-		klog("todo lab=3 what=\"kstack_alloc: adjacent stacks, no guard pages\"");
-	}
-	for (int i = NIST; i < NSLOTS; i++) {
-		if (slot_used[i])
+	for (int i = 0; i < NPROC; i++) {
+		if (todo_used[i])
 			continue;
-		slot_used[i] = 1;
-		memset(todo_arena[i - NIST], 0, KSTACK_SIZE);
+		todo_used[i] = 1;
+		memset(todo_arena[i], 0, KSTACK_SIZE);
 		p->kstack_slot = i;
-		p->kstack_base = (u64)todo_arena[i - NIST];
+		p->kstack_base = (u64)todo_arena[i];
 		p->kstack_top = p->kstack_base + KSTACK_SIZE;
 		return 0;
 	}
@@ -166,28 +142,17 @@ void
 kstack_free(struct proc *p)
 {
 	if (p->kstack_slot >= 0)
-		slot_used[p->kstack_slot] = 0;
+		todo_used[p->kstack_slot] = 0;
 	p->kstack_slot = -1;
 	p->kstack_base = p->kstack_top = 0;
 }
 
-// Stub: as in phase 2, publish next's stack to syscall_entry's stub (entry.asm)
-// in a variable of its own; TSS.rsp0 stays at the fallback stack, one stack for
-// every interrupt from ring 3 (announced once). Replace the two stubs together.
-u64 todo_lab3_kernel_stack;
-
 void
 kstack_switch_to(struct proc *next)
 {
-	static int told;
-	if (!told && next->kstack_slot >= 0) {
-		told = 1;
-		klog("todo lab=3 what=\"kstack_switch_to: TSS.rsp0 stays on one shared stack\"");
-	}
 	todo_lab3_kernel_stack = next->kstack_slot >= 0 ? next->kstack_top : kstack_fallback_top;
 }
 
-// Stub: as in phase 2, no vector has an IST stack and no #DF is a guard-page hit.
 int
 kstack_ist(int vector __unused)
 {
@@ -198,4 +163,23 @@ int
 kstack_double_fault(struct trapframe *tf __unused)
 {
 	return 0;
+}
+
+u64
+kstack_guard(struct proc *p __unused)
+{
+	return 0;
+}
+
+u64
+kstack_entry_top(void)
+{
+	return todo_lab3_kernel_stack;
+}
+
+void
+kstack_describe(void)
+{
+	kprintf("  phase 3 (stub): adjacent stacks at 0x%016lx, no guard pages, no IST\n",
+		(u64)todo_arena);
 }
