@@ -11,14 +11,7 @@
 #include "timer.h"
 #include "x86.h"
 
-_Static_assert(offsetof(struct trapframe, r15) == 0, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, rax) == 112, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, vector) == 120, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, err) == 128, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, rip) == 136, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, rsp) == 160, "trapframe.inc");
-_Static_assert(sizeof(struct trapframe) == 176, "trapframe.inc");
-_Static_assert(offsetof(struct tss, rsp0) == 4, "trapframe.inc TSS_RSP0");
+_Static_assert(offsetof(struct tss, rsp0) == 4, "TSS layout");
 _Static_assert(offsetof(struct tss, ist) == 36, "TSS layout");
 _Static_assert(sizeof(struct tss) == 104, "TSS layout");
 

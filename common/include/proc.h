@@ -7,7 +7,7 @@
 #define PROC_NAME 16
 
 // Callee-saved registers, stack pointer and resume address of a kernel thread of
-// control that is switched away (swtch.asm). Offsets used by swtch.asm.
+// control that is switched away (swtch.asm, through the generated CTX_* offsets).
 struct context {
 	u64 rsp, rbx, rbp, r12, r13, r14, r15, rip;
 };

@@ -1,6 +1,7 @@
 // The trap frame: what the entry stubs save on a kernel stack when the CPU enters
 // the kernel (exception, interrupt or system call). One layout for all three, so a
-// student reads one picture. Offsets for nasm live in trapframe.inc.
+// student reads one picture. The nasm offsets (TF_*) are generated from this struct
+// (common/asm-offsets.c -> build/phaseN/include/asm-offsets.inc).
 #pragma once
 #include "types.h"
 
