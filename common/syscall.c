@@ -19,8 +19,6 @@
 // base 0x10 gives user data 0x18 and user code 0x20, the GDT's order.
 #define STAR_VALUE (((u64)SEL_KDATA << 48) | ((u64)SEL_KCODE << 32))
 
-extern char syscall_entry[];
-struct trapframe *syscall_tf;
 
 static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_read] = sys_read,
@@ -63,7 +61,7 @@ syscall_dispatch(struct trapframe *tf)
 	u64 nr = tf->rax;
 	long ret = -ENOSYS;
 	tf->err = current->pid;
-	syscall_tf = tf;
+	current->syscall_tf = tf;
 	if (nr < NSYSCALL && syscalls[nr])
 		ret = syscalls[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	if (tf->err != (u64)current->pid) {

@@ -3,7 +3,6 @@
 // later below them (heap, phase-3 kernel stacks) appear everywhere at once.
 #include "kernel.h"
 #include "mm.h"
-#include "multiboot2.h"
 #include "x86.h"
 
 #define PML4_DIRECT 256
@@ -12,7 +11,6 @@
 #define HUGE (2UL << 20)
 
 pagetable_t kernel_pml4;
-int direct_map_ready;
 
 static u64 *
 table(u64 pa)
@@ -140,7 +138,7 @@ vm_init(void)
 		if (pml4[i] & PTE_P)
 			pml4[i] &= ~PTE_U;
 	write_cr3(kernel_pml4);
-	direct_map_ready = 1;
+	pmm_use_direct_map();
 }
 
 pagetable_t

@@ -11,12 +11,14 @@
 #define PTE_ADDR(e) ((e) & 0x000ffffffffff000UL)
 
 // pmm.c
-void pmm_init(void *mbi);
+struct boot_info;
+void pmm_init(const struct boot_info *bi);	// free RAM minus bi's reserved ranges
 u64 pmm_alloc(void);		// one zeroed 4 KiB frame (physical address), or 0
 void pmm_free(u64 pa);
 u64 pmm_total_bytes(void);
 void pmm_reserve(u64 start, u64 end);
 void *phys_ptr(u64 pa);		// usable before and after vm_init
+void pmm_use_direct_map(void);	// vm_init: the direct map exists now
 
 // vm.c
 extern pagetable_t kernel_pml4;

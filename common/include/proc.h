@@ -37,6 +37,7 @@ struct proc {
 	int exit_status;
 	int killed;
 	struct trapframe init_tf;	// user registers for the first entry to ring 3
+	struct trapframe *syscall_tf;	// the frame of the system call being served
 	u8 *fpu;		// FXSAVE image of the user's x87/SSE state (kmalloc, 512 bytes)
 };
 

@@ -50,5 +50,5 @@ long sys_kstack_scribble(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_peek(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_burn(u64 depth, u64, u64, u64, u64, u64);
 
-// The trap frame of the system call being served (set by syscall_dispatch).
-extern struct trapframe *syscall_tf;
+// labs/phaseN/entry.asm: the SYSCALL entry point (MSR_LSTAR).
+extern char syscall_entry[];

@@ -58,10 +58,17 @@ struct tss {
 
 extern struct tss tss;
 
-// gdt.c, idt.c, trap.c
+#define NVEC 48	// IDT entries in use: exceptions 0-31, PIC IRQs 32-47
+
+// gdt.c, idt.c, trap.c, trap.asm, panic.c
 void gdt_init(void);
 void idt_init(void);
+const char *trap_name(u64 vector);	// idt.c
 void trap(struct trapframe *tf);
-void trap_dump(struct trapframe *tf);
-const char *trap_name(u64 vector);
+void trap_dump(struct trapframe *tf);	// panic.c
+extern u64 trap_stubs[NVEC];		// trap.asm: one entry stub per vector
+
+// pic.c
+void pic_init(void);
+void pic_eoi(u64 vector);
 extern volatile int preempt_enabled;
