@@ -173,18 +173,21 @@ phdr_address(const struct elf64_ehdr *eh, const struct elf64_phdr *ph)
 	return 0;
 }
 
-// Push bytes onto the new user stack (growing down); returns the new sp.
+// Push bytes onto the new user stack (growing down). Returns the new sp, or 0 when
+// sp is already 0 (an earlier push failed) or the bytes do not fit in the stack.
 static u64
 push_bytes(pagetable_t pml4, u64 sp, const void *src, size_t len)
 {
+	if (!sp || sp - (USER_TOP - USER_STACK_SIZE) < len)
+		return 0;
 	sp -= len;
-	vm_copyout(pml4, sp, src, len);
-	return sp;
+	return vm_copyout(pml4, sp, src, len) < 0 ? 0 : sp;
 }
 
 // The initial stack, as Linux lays it out (System V x86_64 ABI, 3.4.1):
 //   sp -> argc, argv[0..argc-1], NULL, envp[..], NULL, auxv pairs, AT_NULL
 // then, higher up, the strings and AT_RANDOM's 16 bytes. sp is 16-byte aligned.
+// Returns 0 when it does not fit (every push after a failed one fails too).
 static u64
 build_stack(pagetable_t pml4, const struct elf64_ehdr *eh, u64 phdr, int argc, char **argv)
 {
@@ -207,7 +210,7 @@ build_stack(pagetable_t pml4, const struct elf64_ehdr *eh, u64 phdr, int argc, c
 	};
 	u64 words = 1 + argc + 1 + envc + 1 + ARRAY_SIZE(auxv);
 	sp = ALIGN_DOWN(sp, 16);
-	if (words % 2)
+	if (words % 2 && sp)
 		sp -= 8;	// so that sp is 16-aligned once everything is pushed
 	u64 zero = 0;
 	sp = push_bytes(pml4, sp, auxv, sizeof auxv);
@@ -256,6 +259,12 @@ elf_load(struct proc *p, const u8 *image, size_t size, int argc, char **argv, co
 	memset(&p->init_tf, 0, sizeof p->init_tf);
 	p->init_tf.rip = eh->entry;
 	p->init_tf.rsp = build_stack(pml4, eh, phdr, argc, argv);
+	if (!p->init_tf.rsp) {
+		p->pml4 = 0;
+		vm_free_space(pml4);
+		*why = "arguments do not fit on the stack";
+		return -1;
+	}
 	p->init_tf.cs = SEL_UCODE;
 	p->init_tf.ss = SEL_UDATA;
 	p->init_tf.rflags = RFLAGS_IF | RFLAGS_RSVD1;
