@@ -11,6 +11,8 @@
 #define PIC2_DATA 0xa1
 #define PIC_EOI 0x20	// OCW2: non-specific end of interrupt
 
+static int pic_ready;	// remapped (and the IDT loaded before): IRQs may be taken
+
 // Boot, IF = 0: remap IRQ 0-15 to T_IRQ0..T_IRQ0+15, mask all but IRQ 0 and 4.
 void
 pic_init(void)
@@ -25,6 +27,18 @@ pic_init(void)
 	outb(PIC2_DATA, 1);
 	outb(PIC1_DATA, ~((1 << 0) | (1 << 4)) & 0xff);
 	outb(PIC2_DATA, 0xff);
+	pic_ready = 1;
+}
+
+// A point in a long kernel loop (IF = 0) where pending interrupts run: sti's
+// one-instruction shadow covers the nop, so one window lets the timer tick and COM1
+// in and then closes. Never schedules: the kernel stays non-preemptible, only the
+// interrupts-off time is bounded. A no-op before pic_init.
+void
+irq_window(void)
+{
+	if (pic_ready)
+		__asm__ volatile("sti; nop; cli" ::: "memory");
 }
 
 // End of interrupt for a PIC vector (T_IRQ0..T_IRQ0+15): the slave's IRQs need an EOI

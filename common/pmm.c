@@ -99,6 +99,13 @@ pmm_free(u64 pa)
 	mark(f, 0);
 }
 
+// Frames free now, and usable frames in all (free or in use), for the `mem` command.
+u64
+pmm_free_frames(void)
+{
+	return nfree;
+}
+
 u64
 pmm_total_bytes(void)
 {

@@ -142,7 +142,9 @@ finish(struct proc *p, int status)
 void
 proc_exit(int status)
 {
-	klog("exit pid=%d status=%d", current->pid, status & 0xff);
+	// frames: what the process holds now (pages and page tables); reaping frees them.
+	klog("exit pid=%d status=%d frames=%lu", current->pid, status & 0xff,
+	     vm_count_frames(current->pml4));
 	finish(current, status & 0xff);
 }
 

@@ -24,6 +24,7 @@ static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_read] = sys_read,
 	[SYS_write] = sys_write,
 	[SYS_mmap] = sys_mmap,
+	[SYS_mprotect] = sys_mprotect,
 	[SYS_munmap] = sys_munmap,
 	[SYS_brk] = sys_brk,
 	[SYS_ioctl] = sys_ioctl,

@@ -12,6 +12,7 @@
 #define CALIBRATE_TICKS 5
 
 volatile u64 ticks;
+static u64 last_tick_ns, max_gap_ns;	// the longest time between two ticks
 static u64 tsc_boot;
 static u64 ns_mult;	// ns = (tsc delta * ns_mult) >> 32
 static u64 rtc_boot;
@@ -88,6 +89,24 @@ void
 timer_tick(void)
 {
 	ticks++;
-	if (ns_mult)
-		proc_wake_sleepers(time_ns());
+	if (ns_mult) {
+		u64 now = time_ns();
+		if (last_tick_ns && now - last_tick_ns > max_gap_ns)
+			max_gap_ns = now - last_tick_ns;
+		last_tick_ns = now;
+		proc_wake_sleepers(now);
+	}
+}
+
+// The longest gap between two timer ticks since boot or the last reset, in ns: a
+// tick is 1e9 / TIMER_HZ; anything longer is time the kernel kept interrupts off.
+u64
+timer_max_gap_ns(int reset)
+{
+	u64 g = max_gap_ns;
+	if (reset) {
+		max_gap_ns = 0;
+		last_tick_ns = 0;
+	}
+	return g;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include "types.h"
 #include "trap.h"
+#include "mm.h"
 
 #define NPROC 64
 #define PROC_NAME 16
@@ -30,8 +31,8 @@ struct proc {
 	u64 kstack_top;		// one past the highest byte: the entry rsp
 	int kstack_slot;	// kstack.c's bookkeeping (-1: none)
 	pagetable_t pml4;	// 0 for kernel threads (the monitor)
-	u64 brk_start, brk;
-	u64 mmap_next;
+	u64 brk_start, brk;	// the heap: [brk_start, brk), a VMA_HEAP region once grown
+	struct vmas vmas;	// what each range of the user half is (vma.c)
 	u64 fs_base;
 	u64 wake_ns;
 	int exit_status;

@@ -71,4 +71,5 @@ extern u64 trap_stubs[NVEC];		// trap.asm: one entry stub per vector
 // pic.c
 void pic_init(void);
 void pic_eoi(u64 vector);
+void irq_window(void);	// let pending IRQs in, from a long loop with IF = 0
 extern volatile int preempt_enabled;
