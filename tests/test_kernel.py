@@ -6,6 +6,8 @@ and phase 1's visible flaw. One line per check: "TEST kernel-pN-<what>: ok|FAIL 
 """
 import os
 import re
+import shutil
+import struct
 import subprocess
 import sys
 
@@ -29,13 +31,49 @@ def check(name, lines, pattern, why=None):
     return hit
 
 
+USER_TOP = 0x00007ffffffff000
+MMAP_BASE = 0x0000100000000000     # where the kernel's mmap(NULL) starts looking
+BSS_LEN = 2 << 20
+PT_LOAD, PT_GNU_STACK = 1, 0x6474e551
+
+
+def with_extra_load(src, dst, vaddr, memsz):
+    """Copy the static ELF src to dst with its PT_GNU_STACK header turned into a
+    PT_LOAD of memsz zero bytes (read/write) at vaddr."""
+    with open(src, "rb") as f:
+        elf = bytearray(f.read())
+    phoff, = struct.unpack_from("<Q", elf, 32)
+    phnum, = struct.unpack_from("<H", elf, 56)
+    for i in range(phnum):
+        at = phoff + 56 * i
+        if struct.unpack_from("<I", elf, at)[0] == PT_GNU_STACK:
+            struct.pack_into("<IIQQQQQQ", elf, at, PT_LOAD, 6, 0, vaddr, vaddr, 0, memsz, 4096)
+            break
+    else:
+        raise RuntimeError("%s has no PT_GNU_STACK header to reuse" % src)
+    with open(dst, "wb") as f:
+        f.write(elf)
+    os.chmod(dst, 0o755)
+
+
 def build(phase):
+    """The phase's ISO with the grader's programs and two ELFs made here: t_mm with
+    a 2 MiB bss-like segment at the mmap base, hello with a segment in the stack."""
     progs = os.path.join(ROOT, "build", "grader", "progs")
     names = [f[:-2] for f in os.listdir(os.path.join(ROOT, "grader", "progs")) if f.endswith(".c")]
-    targets = ["build/grader/progs/" + n for n in names]
-    r = subprocess.run(["make", "-s", "-C", ROOT] + targets +
-                       ["lab%d" % phase, "INITRD_EXTRA=" + progs],
+    targets = ["build/grader/progs/" + n for n in names] + ["build/user/hello"]
+    r = subprocess.run(["make", "-s", "-C", ROOT] + targets,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    extra = os.path.join(ROOT, "build", "test-kernel", "initrd-extra")
+    if r.returncode == 0:
+        shutil.rmtree(extra, ignore_errors=True)
+        shutil.copytree(progs, extra)
+        with_extra_load(os.path.join(progs, "t_mm"), os.path.join(extra, "t_mm_bss"),
+                        MMAP_BASE, BSS_LEN)
+        with_extra_load(os.path.join(ROOT, "build", "user", "hello"),
+                        os.path.join(extra, "hello_in_stack"), USER_TOP - 0x10000, 0x10000)
+        r = subprocess.run(["make", "-s", "-C", ROOT, "lab%d" % phase, "INITRD_EXTRA=" + extra],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     report("kernel-p%d-build" % phase, r.returncode == 0, r.stdout[-500:])
     return r.returncode == 0
 
@@ -149,6 +187,92 @@ def phase_checks(p, m):
                "base %s" % [hex(b) for b in base])
 
 
+def run_checks(m, cmd, t, name, ncheck):
+    """Run a program that prints CHECK lines: ok iff exactly ncheck of them, all ok."""
+    lines = m.cmd(cmd, timeout=60)
+    checks = [ln for ln in lines if ln.startswith("CHECK ")]
+    bad = [ln for ln in checks if not ln.endswith(": ok")]
+    report(t + name, len(checks) == ncheck and not bad,
+           "%d checks (want %d), failing: %s; last lines %s" % (len(checks), ncheck, bad[:4], lines[-4:]))
+
+
+def killed_pf_at_page(m, cmd, t, name, about):
+    lines = m.cmd(cmd)
+    kill = [ln for ln in lines if re.match(r"^\[k\] kill pid=\d+ reason=#PF rip=0x[0-9a-f]+ "
+                                           r"cr2=0x[0-9a-f]+000( |$)", ln)]
+    report(t + name, ("t_mm: about to " + about) in lines and bool(kill) and
+           not any("survived" in ln for ln in lines), "got %s" % lines[-4:])
+
+
+def memory_checks(p, m):
+    """Issue 10's memory items: the region bookkeeping, protections and mprotect
+    (t_mm check), PROT_NONE and read-only pages fault, an image segment at the mmap
+    base is avoided, one in the stack is refused, and no call keeps interrupts off
+    for more than a millisecond (the longest gap between two 10 ms timer ticks)."""
+    t = "kernel-p%d-" % p
+    run_checks(m, "run t_mm check", t, "mm-checks", 27)
+    killed_pf_at_page(m, "run t_mm protnone-read", t, "mm-protnone-read", "protnone-read")
+    killed_pf_at_page(m, "run t_mm readonly-write", t, "mm-readonly-write", "readonly-write")
+    run_checks(m, "run t_mm_bss bss %#x %#x" % (MMAP_BASE, BSS_LEN), t, "mm-bss-at-mmap-base", 2)
+    check(t + "mm-segment-in-stack", m.cmd("run hello_in_stack"),
+          r'^\[k\] load-error prog=hello_in_stack reason="segment overlaps the user stack"$')
+    m.cmd("ticks")
+    lines = m.cmd("run sleeper 20 10 & t_mm worst", timeout=120)
+    done = any(ln.startswith("t_mm: worst done") for ln in lines)
+    gap = [int(mo.group(1)) for ln in m.cmd("ticks") for mo in [re.search(r"max-tick-gap us=(\d+)", ln)] if mo]
+    report(t + "max-tick-gap", done and gap and gap[0] <= TICK_US + 1000,
+           "worst done %s, longest gap between ticks %s us (a tick is %d us)" % (done, gap, TICK_US))
+
+
+TICK_US = 10000     # 100 Hz
+
+
+def free_frames(m):
+    """free + heap frames from `mem` (the heap keeps what it took), or None."""
+    for ln in m.cmd("mem"):
+        mo = re.search(r"frames free=(\d+) heap=(\d+) total=(\d+)", ln)
+        if mo:
+            return int(mo.group(1)) + int(mo.group(2))
+    return None
+
+
+# Every kind of program the suites run, as monitor lines (NONCE 1); the phases where
+# each may run without breaking the kernel by design (a deep t_burn overflows the
+# kernel stack before phase 3).
+FRAME_RUNS = [
+    ("hello", "run hello world", "123"),
+    ("syscalls", "run syscalls", "123"),
+    ("sleepers", "run sleeper 20 3 & sleeper 20 3", "123"),
+    ("t_sleepers", "run t_sleepers 1 3 20 & t_sleepers 1 3 20", "123"),
+    ("t_kinfo", "run t_kinfo 1 live & t_kinfo 1 live & t_kinfo 1 once", "123"),
+    ("t_leak", "run t_leak 1 scribble & t_leak 1 peek", "123"),
+    ("t_burn", "run t_burn 1 8", "123"),
+    ("t_burn-guard", "run t_burn 1 200", "3"),
+    ("t_spin", "run t_spin 1 30 & t_spin 1 30", "123"),
+    ("t_fault", " & ".join(["run t_fault 1 null-read"] + ["t_fault 1 " + k for k in (
+        "null-write", "ud2", "div0", "priv", "kernel-read", "noncanon", "text-write", "stack-exec")]),
+     "123"),
+    ("t_mm", "run t_mm check & t_mm protnone-read & t_mm readonly-write & t_mm worst", "123"),
+    ("t_mm_bss", "run t_mm_bss bss %#x %#x" % (MMAP_BASE, BSS_LEN), "123"),
+    ("load-errors", "run hello_in_stack & nosuchprog", "123"),
+]
+
+
+def frame_checks(p, m):
+    """Every frame a process held is free again once it is reaped: `mem` after each
+    kind of program equals `mem` before it (free + heap; a first run warms the heap)."""
+    t = "kernel-p%d-frames-" % p
+    m.cmd("run hello warm-up")
+    for name, cmd, phases in FRAME_RUNS:
+        if str(p) not in phases:
+            continue
+        before = free_frames(m)
+        lines = m.cmd(cmd, timeout=60)
+        after = free_frames(m)
+        report(t + name, before is not None and before == after,
+               "free+heap frames %s before, %s after `%s` (%s)" % (before, after, cmd, lines[-3:]))
+
+
 def halt_check(p, m):
     m.proc.stdin.write(b"halt\r")
     m.proc.stdin.flush()
@@ -173,6 +297,8 @@ def main():
             check("kernel-p%d-ready" % p, lines, r"^\[k\] ready$")
             monitor_checks(p, m)
             phase_checks(p, m)
+            memory_checks(p, m)
+            frame_checks(p, m)
             halt_check(p, m)
         except gradelib.Verdict as v:
             report("kernel-p%d-monitor" % p, False, "%s: %s (log %s)" % (v.kind, v, log))

@@ -32,7 +32,7 @@
 #define MM_BIG (8UL << 20)			// "32 MiB" of the bug report, scaled down
 #define MM_TIB (1UL << 40)
 #define MM_IOVS 1024
-#define MM_WRITEV_BUF (16UL << 20)
+#define MM_WRITEV_BUF (4UL << 20)
 
 static int mm_checks, mm_failed;
 
@@ -79,23 +79,24 @@ mm_intact(unsigned long p, unsigned long len, unsigned char seed)
 	return 1;
 }
 
-// The bug report's case: MAP_FIXED where the next mmap(NULL) would land, a pattern,
-// then mmap(NULL) of the same size: a different range, and the pattern intact.
+// The bug report's case: MAP_FIXED over where the next mmap(NULL) will land (found by
+// mapping and unmapping one page: the range from there on, twice MM_BIG), a pattern,
+// then mmap(NULL, MM_BIG): a different range, and the pattern intact.
 static void
 check_fixed_then_null(void)
 {
-	long p = mm_map(0, MM_BIG, RW, ANON);
-	long z = p > 0 ? sl_syscall3(SYS_munmap, p, MM_BIG, 0) : -1;
-	long q = z == 0 ? mm_map(p, MM_BIG, RW, ANON | MAP_FIXED) : -1;
+	long p = mm_map(0, MM_PAGE, RW, ANON);
+	long z = p > 0 ? sl_syscall3(SYS_munmap, p, MM_PAGE, 0) : -1;
+	long q = z == 0 ? mm_map(p, 2 * MM_BIG, RW, ANON | MAP_FIXED) : -1;
 	mm_check("fixed_at_next", q == p, "MAP_FIXED at the next mmap address", p, q);
 	if (q != p)
 		return;
-	mm_fill(q, MM_BIG, 7);
+	mm_fill(q, 2 * MM_BIG, 7);
 	long r = mm_map(0, MM_BIG, RW, ANON);
-	mm_check("null_avoids_fixed", r > 0 && !mm_overlap(r, MM_BIG, q, MM_BIG),
+	mm_check("null_avoids_fixed", r > 0 && !mm_overlap(r, MM_BIG, q, 2 * MM_BIG),
 		 "mmap(NULL) landed on a live mapping", q, r);
-	mm_check("fixed_pattern_kept", mm_intact(q, MM_BIG, 7), "pattern lost", q, r);
-	sl_syscall3(SYS_munmap, q, MM_BIG, 0);
+	mm_check("fixed_pattern_kept", mm_intact(q, 2 * MM_BIG, 7), "pattern lost", q, r);
+	sl_syscall3(SYS_munmap, q, 2 * MM_BIG, 0);
 	if (r > 0)
 		sl_syscall3(SYS_munmap, r, MM_BIG, 0);
 }
@@ -263,18 +264,18 @@ mm_worst(void)
 	// The largest legal range above the image: 4 GiB up to the stack (~128 TiB).
 	sl_syscall3(SYS_munmap, 1UL << 32, MM_USER_TOP - MM_STACK_SIZE - (1UL << 32), 0);
 	long buf = mm_map(0, MM_WRITEV_BUF, PROT_READ, ANON);
-	sl_syscall3(SYS_mprotect, buf, MM_TIB, PROT_READ);	// 16 MiB, then a hole
+	sl_syscall3(SYS_mprotect, buf, MM_TIB, PROT_READ);	// the buffer, then a hole
 	static struct iovec iov[MM_IOVS];
 	for (int i = 0; i < MM_IOVS; i++)
 		iov[i] = (struct iovec){ (void *)buf, MM_WRITEV_BUF };
 	iov[MM_IOVS - 1].iov_base = (void *)8;	// the last one is bad: nothing is written
 	long w = sl_syscall3(SYS_writev, 1, (long)iov, MM_IOVS);
 	sl_syscall3(SYS_munmap, buf, MM_WRITEV_BUF, 0);
-	long big = mm_map(0, 64UL << 20, RW, ANON);
+	long big = mm_map(0, 16UL << 20, RW, ANON);
 	if (big > 0)
-		sl_syscall3(SYS_munmap, big, 64UL << 20, 0);
+		sl_syscall3(SYS_munmap, big, 16UL << 20, 0);
 	unsigned long cur = sl_syscall3(SYS_brk, 0, 0, 0);
-	sl_syscall3(SYS_brk, cur + (48UL << 20), 0, 0);
+	sl_syscall3(SYS_brk, cur + (16UL << 20), 0, 0);
 	sl_syscall3(SYS_brk, cur, 0, 0);
 	printf("t_mm: worst done (writev %ld, mmap %s)\n", w, big > 0 ? "ok" : "failed");
 	return 0;
