@@ -115,10 +115,10 @@ sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
 		return -ENOMEM;
 	u64 va;
 	if (flags & MAP_FIXED) {
+		if (addr > USER_TOP - len)
+			return -ENOMEM;	// checked before the alignment, as __get_unmapped_area does
 		if (addr % PAGE_SIZE)
 			return -EINVAL;
-		if (addr > USER_TOP - len)
-			return -ENOMEM;
 		if (addr < USER_MIN)
 			return -EPERM;	// Linux: below mmap_min_addr
 		if ((flags & MAP_FIXED_NOREPLACE) && vma_overlap(&p->vmas, addr, addr + len))

@@ -7,9 +7,11 @@ and phase 1's visible flaw. One line per check: "TEST kernel-pN-<what>: ok|FAIL 
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
@@ -82,7 +84,7 @@ def monitor_checks(p, m):
     """The monitor contract, on any phase."""
     t = "kernel-p%d-" % p
     lines = m.cmd("help")
-    for c in ("help", "ls", "run", "ps", "kstacks", "set preempt", "halt"):
+    for c in ("help", "ls", "run", "ps", "kstacks", "set preempt", "mem", "ticks", "halt"):
         check(t + "help-" + c.replace(" ", "-"), lines, r"^\s+" + re.escape(c))
     lines = m.cmd("ls")
     for prog in ("hello", "syscalls", "bench", "sleeper", "t_leak"):
@@ -273,6 +275,74 @@ def frame_checks(p, m):
                "free+heap frames %s before, %s after `%s` (%s)" % (before, after, cmd, lines[-3:]))
 
 
+def iretq_address(kernel, func):
+    """Address of the first iretq in func, from objdump."""
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", kernel], stdout=subprocess.PIPE,
+                         text=True).stdout
+    inside = False
+    for ln in out.splitlines():
+        if ln.endswith("<%s>:" % func):
+            inside = True
+        elif inside and re.match(r"^[0-9a-f]+ <", ln):
+            break
+        elif inside and "iretq" in ln:
+            return int(ln.split(":")[0], 16)
+    return None
+
+
+def iret_check(p, iso, log):
+    """The first entry to ring 3 (user_enter) runs iretq on the process's kernel stack,
+    never on its trap frame inside proc_table, where an NMI or exception taken there
+    (no stack switch in ring 0 before phase 3) would overwrite struct proc. GDB stops
+    at that iretq during `run hello` and reads rsp."""
+    name = "kernel-p%d-iretq-on-kstack" % p
+    kernel = os.path.join(os.path.dirname(iso), "kernel.elf")
+    addr = iretq_address(kernel, "user_enter")
+    if addr is None:
+        report(name, False, "no iretq in user_enter")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    orig = gradelib.qemu_argv
+    gradelib.qemu_argv = lambda iso_: orig(iso_) + ["-gdb", "tcp:127.0.0.1:%d" % port]
+    m = gradelib.Machine(iso, p, log)
+    gdb = None
+    try:
+        m.start()
+        m.boot()
+        gdb = subprocess.Popen(
+            ["gdb", "-q", "-nx", "-batch", kernel, "-ex", "target remote 127.0.0.1:%d" % port,
+             "-ex", "break *0x%x" % addr, "-ex", "continue",
+             "-ex", "printf \"rsp=%lx\\n\", $rsp",
+             "-ex", "printf \"table=%lx size=%lx\\n\", (unsigned long)&proc_table, sizeof(proc_table)",
+             "-ex", "printf \"kstack=%lx-%lx\\n\", current->kstack_base, current->kstack_top",
+             "-ex", "delete", "-ex", "detach"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(3)   # attach, set the breakpoint, continue
+        m.cmd("run hello", timeout=60)
+        out = gdb.communicate(timeout=60)[0]
+        mo = [re.search(r"rsp=([0-9a-f]+)", out), re.search(r"table=([0-9a-f]+) size=([0-9a-f]+)", out),
+              re.search(r"kstack=([0-9a-f]+)-([0-9a-f]+)", out)]
+        if not all(mo):
+            report(name, False, "gdb said: %s" % out[-400:])
+            return
+        rsp = int(mo[0].group(1), 16)
+        table, size = int(mo[1].group(1), 16), int(mo[1].group(2), 16)
+        base, top = int(mo[2].group(1), 16), int(mo[2].group(2), 16)
+        report(name, base <= rsp < top and not table <= rsp < table + size,
+               "rsp 0x%x at iretq; kernel stack 0x%x-0x%x; proc_table 0x%x-0x%x" %
+               (rsp, base, top, table, table + size))
+    except (gradelib.Verdict, subprocess.TimeoutExpired) as v:
+        report(name, False, "%s (log %s)" % (v, log))
+    finally:
+        gradelib.qemu_argv = orig
+        if gdb and gdb.poll() is None:
+            gdb.kill()
+            gdb.wait()
+        m.close()
+
+
 def halt_check(p, m):
     m.proc.stdin.write(b"halt\r")
     m.proc.stdin.flush()
@@ -304,6 +374,8 @@ def main():
             report("kernel-p%d-monitor" % p, False, "%s: %s (log %s)" % (v.kind, v, log))
         finally:
             m.close()
+        iret_check(p, os.path.join(ROOT, "build", "phase%d" % p, "boot.iso"),
+                   os.path.join(ROOT, "build", "test-kernel", "phase%d-gdb.log" % p))
     return 1 if failures else 0
 
 
