@@ -74,6 +74,10 @@ def build(phase):
                         MMAP_BASE, BSS_LEN)
         with_extra_load(os.path.join(ROOT, "build", "user", "hello"),
                         os.path.join(extra, "hello_in_stack"), USER_TOP - 0x10000, 0x10000)
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "grader", "mkbad.py"), extra,
+                            os.path.join(ROOT, "build", "user", "hello")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode == 0:
         r = subprocess.run(["make", "-s", "-C", ROOT, "lab%d" % phase, "INITRD_EXTRA=" + extra],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     report("kernel-p%d-build" % phase, r.returncode == 0, r.stdout[-500:])
@@ -257,6 +261,8 @@ FRAME_RUNS = [
     ("t_mm", "run t_mm check & t_mm protnone-read & t_mm readonly-write & t_mm worst", "123"),
     ("t_mm_bss", "run t_mm_bss bss %#x %#x" % (MMAP_BASE, BSS_LEN), "123"),
     ("load-errors", "run hello_in_stack & nosuchprog", "123"),
+    ("bench", "run bench null 1000 & bench yield 1000", "23"),
+    ("bench-alone", "run bench yield 1000", "1"),     # phase 1: one yielder at a time
 ]
 
 
@@ -273,6 +279,15 @@ def frame_checks(p, m):
         after = free_frames(m)
         report(t + name, before is not None and before == after,
                "free+heap frames %s before, %s after `%s` (%s)" % (before, after, cmd, lines[-3:]))
+    # The grader's malformed ELFs (grader/mkbad.py): each refused, nothing lost.
+    bad = sorted(f for f in os.listdir(os.path.join(ROOT, "build", "test-kernel", "initrd-extra"))
+                 if f.startswith("bad_"))
+    before = free_frames(m)
+    refused = [b for b in bad if any(ln.startswith("[k] load-error prog=%s " % b)
+                                     for ln in m.cmd("run " + b))]
+    after = free_frames(m)
+    report(t + "bad-elves", bad and refused == bad and before == after,
+           "%d of %d refused; free+heap frames %s before, %s after" % (len(refused), len(bad), before, after))
 
 
 def iretq_address(kernel, func):
