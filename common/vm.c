@@ -286,7 +286,9 @@ int
 vm_copyout(pagetable_t pml4, u64 va, const void *src, size_t len)
 {
 	const u8 *s = src;
-	while (len) {
+	for (u64 n = 1; len; n++) {
+		if (n % IRQ_WINDOW_PAGES == 0)
+			irq_window();	// a large image: let the timer in between pages
 		u64 pte = vm_lookup(pml4, va);
 		if (!pte)
 			return -EFAULT;
