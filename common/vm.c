@@ -136,6 +136,8 @@ walk_range(struct range_op *op, u64 *t, int level, u64 base, u64 start, u64 end)
 				irq_window();
 		} else {
 			walk_range(op, table(PTE_ADDR(t[i])), level - 1, lo, start, end);
+			if (level == 1)
+				irq_window();	// after each page table: empty ones cost 512 checks
 		}
 	}
 }
@@ -205,6 +207,7 @@ vm_count_frames(pagetable_t pml4)
 			tables++;
 			for (int k = 0; k < 512; k++)
 				tables += (pd[k] & PTE_P) && !(pd[k] & PTE_PS);
+			irq_window();
 		}
 	}
 	for_each_present(pml4, 0, USER_TOP, &op);
