@@ -7,7 +7,8 @@
 //   run t_mm protnone-read     read a PROT_NONE page: must be killed (#PF)
 //   run t_mm readonly-write    write a page made PROT_READ by mprotect: killed (#PF)
 //   run t_mm worst             the calls that walk the most with interrupts off
-//                              (munmap of 1 TiB ranges and of all above 4 GiB, mprotect, writev of 1024 iovecs of one
+//                              (munmap of 1 TiB ranges, of all above 4 GiB and over 4096 empty page
+//                              tables, mprotect, writev of 1024 iovecs of one
 //                              large buffer, big mmap/brk); prints "t_mm: worst done"
 //
 // Each check prints "CHECK mm.<name>: ok" or "CHECK mm.<name>: FAIL <why>", then
@@ -33,6 +34,7 @@
 #define MM_TIB (1UL << 40)
 #define MM_IOVS 1024
 #define MM_WRITEV_BUF (4UL << 20)
+#define MM_SPARSE 4096UL	// empty page tables left for the worst munmap
 
 static int mm_checks, mm_failed;
 
@@ -261,6 +263,15 @@ mm_worst(void)
 {
 	for (int i = 0; i < 4; i++)
 		sl_syscall3(SYS_munmap, 0x200000000000UL + i * MM_TIB, MM_TIB, 0);
+	// Leave MM_SPARSE empty page tables behind (one page mapped and unmapped in each
+	// 2 MiB), then unmap over all of them: a walk that skips only absent tables
+	// still scans every entry of every empty one.
+	for (unsigned long i = 0; i < MM_SPARSE; i++) {
+		unsigned long a = 0x400000000000UL + (i << 21);
+		if (mm_map(a, MM_PAGE, RW, ANON | MAP_FIXED) == (long)a)
+			sl_syscall3(SYS_munmap, a, MM_PAGE, 0);
+	}
+	sl_syscall3(SYS_munmap, 0x400000000000UL, MM_SPARSE << 21, 0);
 	// The largest legal range above the image: 4 GiB up to the stack (~128 TiB).
 	sl_syscall3(SYS_munmap, 1UL << 32, MM_USER_TOP - MM_STACK_SIZE - (1UL << 32), 0);
 	long buf = mm_map(0, MM_WRITEV_BUF, PROT_READ, ANON);
