@@ -35,7 +35,8 @@ QEMU_TTY := -display none -serial mon:stdio
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)
 QEMU_LOG ?= cpu_reset
 
-COMMON_C := $(wildcard common/*.c)
+# common/asm-offsets.c is never linked: it generates build/phaseN/include/asm-offsets.inc.
+COMMON_C := $(filter-out common/asm-offsets.c,$(wildcard common/*.c))
 COMMON_ASM := $(wildcard common/*.asm)
 USER_PROGS := $(patsubst user/%.c,build/user/%,$(wildcard user/*.c))
 GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grader/progs/*.c))
@@ -99,14 +100,27 @@ $$(B$(1))/lab/%.o: labs/phase$(1)/%.c
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	@$$(CC) $$(KCFLAGS) -Ilabs/phase$(1) -Icommon/include -c -o $$@ $$<
-$$(B$(1))/common/%.asm.o: common/%.asm
+$$(B$(1))/common/%.asm.o: common/%.asm $$(B$(1))/include/asm-offsets.inc
 	@mkdir -p $$(@D)
 	@echo "  NASM    $$@"
-	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -MD $$@.d -o $$@ $$<
-$$(B$(1))/lab/%.asm.o: labs/phase$(1)/%.asm
+	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -I$$(B$(1))/include/ -MD $$@.d -o $$@ $$<
+$$(B$(1))/lab/%.asm.o: labs/phase$(1)/%.asm $$(B$(1))/include/asm-offsets.inc
 	@mkdir -p $$(@D)
 	@echo "  NASM    $$@"
-	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -MD $$@.d -o $$@ $$<
+	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -I$$(B$(1))/include/ -MD $$@.d -o $$@ $$<
+
+# The nasm offsets, as Linux's asm-offsets: compile common/asm-offsets.c to assembly
+# and turn each marker line `.ascii "->NAME value"` into `NAME equ value`. The .d file
+# (-MT) makes it depend on every header the structs come from.
+$$(B$(1))/include/asm-offsets.inc: common/asm-offsets.c
+	@mkdir -p $$(@D)
+	@echo "  GEN     $$@"
+	@$$(CC) $$(KCFLAGS) -Ilabs/phase$(1) -Icommon/include -MT $$@ -MF $$(B$(1))/include/asm-offsets.d \
+		-S -o $$(B$(1))/include/asm-offsets.s $$<
+	@{ echo "; Generated from common/asm-offsets.c by the Makefile: do not edit."; \
+	  sed -n 's/^[[:space:]]*\.ascii[[:space:]]*"->\([A-Za-z0-9_]*\) \([0-9]*\)"$$$$/\1 equ \2/p' \
+		$$(B$(1))/include/asm-offsets.s; } > $$@.tmp
+	@mv $$@.tmp $$@
 
 $$(B$(1))/kernel.elf: $$(OBJS$(1)) common/kernel.ld
 	@echo "  LD      $$@"

@@ -30,10 +30,10 @@ struct elf64_phdr {
 #define PT_PHDR 6
 #define PF_X 1
 #define PF_W 2
+#define PF_R 4
 #define MAX_PHNUM 64
 #define MAX_IMAGE (64UL << 20)		// total memsz of all segments
 #define USER_STACK_SIZE (128UL << 10)	// mapped at once, below USER_TOP
-#define MMAP_BASE 0x0000100000000000UL	// anonymous mmap grows up from here
 #define MAX_ARGS 32
 
 // Auxiliary vector keys (Linux include/uapi/linux/auxvec.h).
@@ -142,6 +142,8 @@ load_segment(pagetable_t pml4, const struct elf64_phdr *ph, const u8 *image)
 {
 	u64 start = ALIGN_DOWN(ph->vaddr, PAGE_SIZE), end = ALIGN_UP(ph->vaddr + ph->memsz, PAGE_SIZE);
 	for (u64 va = start; va < end; va += PAGE_SIZE) {
+		if ((va - start) / PAGE_SIZE % IRQ_WINDOW_PAGES == IRQ_WINDOW_PAGES - 1)
+			irq_window();
 		u64 *pte = vm_walk(pml4, va, 1);
 		if (!pte)
 			return -ENOMEM;
@@ -159,6 +161,27 @@ load_segment(pagetable_t pml4, const struct elf64_phdr *ph, const u8 *image)
 	return vm_copyout(pml4, ph->vaddr, image + ph->offset, ph->filesz);
 }
 
+// Record a segment's pages as image regions: the parts no earlier segment holds
+// (segments may share a page). A segment over any other region (the stack) is
+// refused. NULL, or the reason.
+static const char *
+add_segment_regions(struct vmas *m, const struct elf64_phdr *ph)
+{
+	u64 start = ALIGN_DOWN(ph->vaddr, PAGE_SIZE), end = ALIGN_UP(ph->vaddr + ph->memsz, PAGE_SIZE);
+	int prot = (ph->flags & PF_R ? PROT_READ : 0) | (ph->flags & PF_W ? PROT_WRITE : 0) |
+		   (ph->flags & PF_X ? PROT_EXEC : 0);
+	for (u64 at = start; at < end;) {
+		const struct vma *r = vma_overlap(m, at, end);
+		if (r && r->kind != VMA_IMAGE)
+			return "segment overlaps the user stack";
+		u64 upto = r ? MAX(r->start, at) : end;
+		if (upto > at && vma_add(m, at, upto, VMA_IMAGE, prot) < 0)
+			return "too many segments";
+		at = r ? r->end : end;
+	}
+	return NULL;
+}
+
 // Where the program headers sit in memory (for AT_PHDR), or 0.
 static u64
 phdr_address(const struct elf64_ehdr *eh, const struct elf64_phdr *ph)
@@ -173,18 +196,21 @@ phdr_address(const struct elf64_ehdr *eh, const struct elf64_phdr *ph)
 	return 0;
 }
 
-// Push bytes onto the new user stack (growing down); returns the new sp.
+// Push bytes onto the new user stack (growing down). Returns the new sp, or 0 when
+// sp is already 0 (an earlier push failed) or the bytes do not fit in the stack.
 static u64
 push_bytes(pagetable_t pml4, u64 sp, const void *src, size_t len)
 {
+	if (!sp || sp - (USER_TOP - USER_STACK_SIZE) < len)
+		return 0;
 	sp -= len;
-	vm_copyout(pml4, sp, src, len);
-	return sp;
+	return vm_copyout(pml4, sp, src, len) < 0 ? 0 : sp;
 }
 
 // The initial stack, as Linux lays it out (System V x86_64 ABI, 3.4.1):
 //   sp -> argc, argv[0..argc-1], NULL, envp[..], NULL, auxv pairs, AT_NULL
 // then, higher up, the strings and AT_RANDOM's 16 bytes. sp is 16-byte aligned.
+// Returns 0 when it does not fit (every push after a failed one fails too).
 static u64
 build_stack(pagetable_t pml4, const struct elf64_ehdr *eh, u64 phdr, int argc, char **argv)
 {
@@ -207,7 +233,7 @@ build_stack(pagetable_t pml4, const struct elf64_ehdr *eh, u64 phdr, int argc, c
 	};
 	u64 words = 1 + argc + 1 + envc + 1 + ARRAY_SIZE(auxv);
 	sp = ALIGN_DOWN(sp, 16);
-	if (words % 2)
+	if (words % 2 && sp)
 		sp -= 8;	// so that sp is 16-aligned once everything is pushed
 	u64 zero = 0;
 	sp = push_bytes(pml4, sp, auxv, sizeof auxv);
@@ -235,6 +261,16 @@ elf_load(struct proc *p, const u8 *image, size_t size, int argc, char **argv, co
 		*why = "program headers are not inside a loadable segment";
 		return -1;
 	}
+	// The regions first: a segment that overlaps the stack is refused before
+	// anything is mapped.
+	struct vmas *m = &p->vmas;
+	m->n = 0;
+	vma_add(m, USER_TOP - USER_STACK_SIZE, USER_TOP, VMA_STACK, PROT_READ | PROT_WRITE);
+	for (int i = 0; i < eh->phnum; i++)
+		if (ph[i].type == PT_LOAD && (*why = add_segment_regions(m, &ph[i]))) {
+			m->n = 0;
+			return -1;
+		}
 	pagetable_t pml4 = vm_new_space();
 	if (!pml4)
 		goto nomem;
@@ -247,15 +283,21 @@ elf_load(struct proc *p, const u8 *image, size_t size, int argc, char **argv, co
 		image_end = MAX(image_end, ph[i].vaddr + ph[i].memsz);
 	}
 	if (vm_alloc_range(pml4, USER_TOP - USER_STACK_SIZE, USER_STACK_SIZE,
-			   PTE_P | PTE_U | PTE_W | PTE_NX) < 0)
+			   prot_pte_flags(PROT_READ | PROT_WRITE)) < 0)
 		goto nomem_free;
 
 	p->pml4 = pml4;
 	p->brk_start = p->brk = ALIGN_UP(image_end, PAGE_SIZE);
-	p->mmap_next = MMAP_BASE;
 	memset(&p->init_tf, 0, sizeof p->init_tf);
 	p->init_tf.rip = eh->entry;
 	p->init_tf.rsp = build_stack(pml4, eh, phdr, argc, argv);
+	if (!p->init_tf.rsp) {
+		p->pml4 = 0;
+		m->n = 0;
+		vm_free_space(pml4);
+		*why = "arguments do not fit on the stack";
+		return -1;
+	}
 	p->init_tf.cs = SEL_UCODE;
 	p->init_tf.ss = SEL_UDATA;
 	p->init_tf.rflags = RFLAGS_IF | RFLAGS_RSVD1;
@@ -264,6 +306,7 @@ elf_load(struct proc *p, const u8 *image, size_t size, int argc, char **argv, co
 nomem_free:
 	vm_free_space(pml4);
 nomem:
+	m->n = 0;
 	*why = "out of memory";
 	return -1;
 }

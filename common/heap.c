@@ -13,6 +13,7 @@ struct block {
 };
 
 static struct block *freelist[NCLASS];
+static u64 nframes;
 
 // Split a fresh frame into blocks of class c.
 static int
@@ -21,6 +22,7 @@ refill(int c)
 	u64 pa = pmm_alloc();
 	if (!pa)
 		return -ENOMEM;
+	nframes++;
 	size_t sz = 1UL << (c + MIN_SHIFT);
 	u8 *page = P2V(pa);
 	for (size_t off = 0; off + sz <= PAGE_SIZE; off += sz) {
@@ -62,4 +64,10 @@ kfree(void *p)
 	int c = *h;
 	b->next = freelist[c];
 	freelist[c] = b;
+}
+
+u64
+heap_frames(void)
+{
+	return nframes;
 }

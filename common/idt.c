@@ -1,10 +1,9 @@
-// The IDT: 32 exception vectors and 16 PIC interrupt vectors, all interrupt gates
+// The IDT, and the names of its vectors: 32 exception vectors and 16 PIC interrupt vectors, all interrupt gates
 // (IF cleared on entry), DPL 0 so user code cannot raise them with INT n.
 #include "kernel.h"
 #include "trap.h"
 #include "kstack.h"
 
-#define NVEC 48
 #define GATE_INTR 0x8e	// present, DPL 0, 64-bit interrupt gate
 
 struct __packed gate {
@@ -15,7 +14,27 @@ struct __packed gate {
 };
 
 static struct gate idt[256] __aligned(16);
-extern u64 trap_stubs[NVEC];
+
+static const char *const names[32] = {
+	[T_DE] = "#DE", [T_DB] = "#DB", [T_NMI] = "NMI", [T_BP] = "#BP",
+	[T_OF] = "#OF", [T_BR] = "#BR", [T_UD] = "#UD", [T_NM] = "#NM",
+	[T_DF] = "#DF", [9] = "#CSO", [T_TS] = "#TS", [T_NP] = "#NP",
+	[T_SS] = "#SS", [T_GP] = "#GP", [T_PF] = "#PF", [T_MF] = "#MF",
+	[T_AC] = "#AC", [T_MC] = "#MC", [T_XM] = "#XM", [20] = "#VE",
+	[21] = "#CP",
+};
+
+// The SDM's mnemonic for a vector (Vol. 3A, 6.15), "irq" for the PIC's, "syscall" for
+// frames built by syscall_entry.
+const char *
+trap_name(u64 vector)
+{
+	if (vector == T_SYSCALL)
+		return "syscall";
+	if (vector < 32)
+		return names[vector] ? names[vector] : "reserved";
+	return vector < NVEC ? "irq" : "?";
+}
 
 struct __packed desc_ptr {
 	u16 limit;

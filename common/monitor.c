@@ -8,6 +8,7 @@
 #include "loader.h"
 #include "mm.h"
 #include "trap.h"
+#include "timer.h"
 
 #define LINE_MAX 256
 #define MAX_TOKENS 64
@@ -24,6 +25,8 @@ static void cmd_ps(int argc, char **argv);
 static void cmd_kstacks(int argc, char **argv);
 static void cmd_set(int argc, char **argv);
 static void cmd_halt(int argc, char **argv);
+static void cmd_mem(int argc, char **argv);
+static void cmd_ticks(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "help", "help", "list the commands", cmd_help },
@@ -33,6 +36,8 @@ static const struct command commands[] = {
 	{ "ps", "ps", "list processes", cmd_ps },
 	{ "kstacks", "kstacks", "map of kernel stacks, guard pages, TSS.rsp0", cmd_kstacks },
 	{ "set", "set preempt on|off", "preempt user processes on timer ticks", cmd_set },
+	{ "mem", "mem", "free frames (and the heap's, which it keeps)", cmd_mem },
+	{ "ticks", "ticks", "longest gap between timer ticks since the last `ticks`", cmd_ticks },
 	{ "halt", "halt", "power off (QEMU exits with status 1)", cmd_halt },
 };
 
@@ -112,6 +117,20 @@ cmd_set(int argc, char **argv)
 		return;
 	}
 	kprintf("usage: set preempt on|off\n");
+}
+
+// free + heap is what a process's exit must give back: the heap keeps its frames.
+static void
+cmd_mem(int argc __unused, char **argv __unused)
+{
+	kprintf("  frames free=%lu heap=%lu total=%lu\n", pmm_free_frames(), heap_frames(),
+		pmm_total_bytes() / PAGE_SIZE);
+}
+
+static void
+cmd_ticks(int argc __unused, char **argv __unused)
+{
+	kprintf("  max-tick-gap us=%lu\n", timer_max_gap_ns(1) / 1000);
 }
 
 static void

@@ -4,11 +4,8 @@
 #include "kernel.h"
 #include "trap.h"
 #include "x86.h"
-#include "multiboot2.h"
 
 #define DEBUG_EXIT_PORT 0xf4	// -device isa-debug-exit,iobase=0xf4: QEMU exits (v << 1) | 1
-
-int vksnprintf(char *buf, size_t n, const char *fmt, va_list ap);
 
 // Leave QEMU with exit status (code << 1) | 1; halt if the device is absent.
 void
@@ -19,14 +16,6 @@ qemu_exit(int code)
 		__asm__ volatile("cli; hlt");
 }
 
-// ELF symbol table that GRUB loaded for us (multiboot2 ELF-sections tag).
-struct elf64_shdr {
-	u32 name, type;
-	u64 flags, addr, offset, size;
-	u32 link, info;
-	u64 addralign, entsize;
-};
-
 struct elf64_sym {
 	u32 name;
 	u8 info, other;
@@ -34,33 +23,22 @@ struct elf64_sym {
 	u64 value, size;
 };
 
-#define SHT_SYMTAB 2
 #define STT_FUNC 2
 
 static const struct elf64_sym *symtab;
 static size_t nsyms;
 static const char *strtab;
 
-// Find .symtab and its string table; GRUB puts non-allocated sections in low memory
-// and writes their physical address into sh_addr. Reserve them so pmm leaves them be.
+// The kernel's .symtab and its string table, at the physical addresses main.c found
+// in the boot information (the frame allocator leaves them reserved). After vm_init.
 void
-symbols_init(void *tagp)
+symbols_init(u64 symtab_pa, u64 symtab_size, u64 strtab_pa)
 {
-	struct mb2_tag_elf_sections *t = tagp;
-	if (!t || t->entsize != sizeof(struct elf64_shdr))
+	if (!symtab_pa || !strtab_pa)
 		return;
-	const struct elf64_shdr *sh = (const void *)t->sections;
-	for (u32 i = 0; i < t->num; i++) {
-		if (sh[i].type != SHT_SYMTAB || sh[i].link >= t->num)
-			continue;
-		const struct elf64_shdr *str = &sh[sh[i].link];
-		if (sh[i].addr >= KERNBASE || str->addr >= KERNBASE || !sh[i].addr || !str->addr)
-			continue;
-		symtab = P2V(sh[i].addr);
-		nsyms = sh[i].size / sizeof(struct elf64_sym);
-		strtab = P2V(str->addr);
-		return;
-	}
+	symtab = P2V(symtab_pa);
+	nsyms = symtab_size / sizeof(struct elf64_sym);
+	strtab = P2V(strtab_pa);
 }
 
 // The function containing addr, or NULL. *offset = addr - symbol start.

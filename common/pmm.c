@@ -1,6 +1,6 @@
 // Physical memory: a bitmap of 4 KiB frames built from the multiboot2 memory map.
-// Frames that hold the kernel, the boot information, the initrd and the ELF symbol
-// table are reserved; so is everything below 1 MiB.
+// The ranges main.c lists in struct boot_info (below 1 MiB, the kernel image, the boot
+// information, the initrd, the symbol table) are never handed out.
 #include "kernel.h"
 #include "mm.h"
 #include "multiboot2.h"
@@ -10,8 +10,7 @@
 
 static u64 bitmap[NFRAMES / 64];	// bit set = frame in use (or not RAM)
 static u64 nfree, total_bytes, search_from;
-extern char __kernel_end[];
-extern int direct_map_ready;
+static int direct_map_ready;	// set by vm_init through pmm_use_direct_map
 
 // A pointer to physical memory: through the direct map once vm_init built it, before
 // that through the boot tables' KERNBASE window (the first 1 GiB).
@@ -23,6 +22,13 @@ phys_ptr(u64 pa)
 	if (pa >= (1UL << 30))
 		panic("phys_ptr: 0x%lx above 1 GiB before the direct map exists", pa);
 	return (void *)(pa + KERNBASE);
+}
+
+// vm_init built the direct map: phys_ptr uses it from now on.
+void
+pmm_use_direct_map(void)
+{
+	direct_map_ready = 1;
 }
 
 static void
@@ -46,43 +52,23 @@ pmm_reserve(u64 start, u64 end)
 }
 
 void
-pmm_init(void *info)
+pmm_init(const struct boot_info *bi)
 {
 	memset(bitmap, 0xff, sizeof bitmap);
-	mb2_for_each_tag(t, info) {
-		if (t->type != MB2_TAG_MMAP)
+	if (!bi->mmap)
+		panic("pmm: the boot information has no memory map");
+	const struct mb2_tag_mmap *m = bi->mmap;
+	for (const u8 *e = (const u8 *)m->entries; e < (const u8 *)m + m->size; e += m->entry_size) {
+		const struct mb2_mmap_entry *r = (const void *)e;
+		if (r->type != MB2_MEMORY_AVAILABLE)
 			continue;
-		struct mb2_tag_mmap *m = (void *)t;
-		for (u8 *e = (u8 *)m->entries; e < (u8 *)t + t->size; e += m->entry_size) {
-			struct mb2_mmap_entry *r = (void *)e;
-			if (r->type != MB2_MEMORY_AVAILABLE)
-				continue;
-			total_bytes += r->len;
-			u64 lo = ALIGN_UP(r->addr, PAGE_SIZE), hi = ALIGN_DOWN(r->addr + r->len, PAGE_SIZE);
-			for (u64 a = lo; a < hi && a < MAX_PHYS; a += PAGE_SIZE)
-				mark(a / PAGE_SIZE, 0);
-		}
+		total_bytes += r->len;
+		u64 lo = ALIGN_UP(r->addr, PAGE_SIZE), hi = ALIGN_DOWN(r->addr + r->len, PAGE_SIZE);
+		for (u64 a = lo; a < hi && a < MAX_PHYS; a += PAGE_SIZE)
+			mark(a / PAGE_SIZE, 0);
 	}
-	pmm_reserve(0, 1UL << 20);
-	pmm_reserve(1UL << 20, KIMG2P(__kernel_end));
-	u64 mbi = KIMG2P(info);	// kmain hands us the boot info through the KERNBASE map
-	pmm_reserve(mbi, mbi + ((struct mb2_info *)info)->total_size);
-	mb2_for_each_tag(t, info) {
-		if (t->type == MB2_TAG_MODULE) {
-			struct mb2_tag_module *m = (void *)t;
-			pmm_reserve(m->mod_start, m->mod_end);
-		}
-		if (t->type == MB2_TAG_ELF_SECTIONS) {
-			// Sections GRUB loaded outside the image (symbols) carry a low sh_addr.
-			struct mb2_tag_elf_sections *s = (void *)t;
-			for (u32 i = 0; i < s->num; i++) {
-				u64 *sh = (u64 *)(s->sections + i * s->entsize);
-				u64 addr = sh[2], size = sh[4];	// sh_addr, sh_size
-				if (addr && addr < KERNBASE)
-					pmm_reserve(addr, addr + size);
-			}
-		}
-	}
+	for (int i = 0; i < bi->nreserved; i++)
+		pmm_reserve(bi->reserved[i].start, bi->reserved[i].end);
 	if (!nfree)
 		panic("pmm: the memory map has no usable RAM");
 }
@@ -111,6 +97,13 @@ pmm_free(u64 pa)
 	if (pa % PAGE_SIZE || f >= NFRAMES || !(bitmap[f / 64] & (1UL << (f % 64))))
 		panic("pmm_free: bad frame 0x%lx", pa);
 	mark(f, 0);
+}
+
+// Frames free now, and usable frames in all (free or in use), for the `mem` command.
+u64
+pmm_free_frames(void)
+{
+	return nfree;
 }
 
 u64

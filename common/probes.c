@@ -23,7 +23,7 @@ sys_kstack_info(u64 out, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
 	struct kstack_info ki = {
 		.base = current->kstack_base,
 		.top = current->kstack_top,
-		.entry_rsp = (u64)(syscall_tf + 1),
+		.entry_rsp = (u64)(current->syscall_tf + 1),
 		.tss_rsp0 = tss.rsp0,
 	};
 	return copy_to_user(out, &ki, sizeof ki);

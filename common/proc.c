@@ -142,7 +142,9 @@ finish(struct proc *p, int status)
 void
 proc_exit(int status)
 {
-	klog("exit pid=%d status=%d", current->pid, status & 0xff);
+	// frames: what the process holds now (pages and page tables); reaping frees them.
+	klog("exit pid=%d status=%d frames=%lu", current->pid, status & 0xff,
+	     vm_count_frames(current->pml4));
 	finish(current, status & 0xff);
 }
 
@@ -150,7 +152,7 @@ proc_exit(int status)
 void
 proc_kill(struct proc *p, const char *reason, u64 rip, u64 cr2)
 {
-	if (p != current || p->pid == 0)
+	if (!p || p != current || p->pid == 0)
 		panic("proc_kill: pid %d is not a running user process", p ? p->pid : -1);
 	klog("kill pid=%d reason=%s rip=0x%lx cr2=0x%lx", p->pid, reason, rip, cr2);
 	p->killed = 1;

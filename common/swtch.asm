@@ -2,16 +2,6 @@
 
 %include "trapframe.inc"
 
-; struct context offsets (common/include/proc.h)
-CTX_RSP equ 0
-CTX_RBX equ 8
-CTX_RBP equ 16
-CTX_R12 equ 24
-CTX_R13 equ 32
-CTX_R14 equ 40
-CTX_R15 equ 48
-CTX_RIP equ 56
-
 section .text
 
 ; void swtch(struct context *old, struct context *new)
@@ -42,11 +32,18 @@ swtch:
 
 ; void user_enter(struct trapframe *tf)
 ; State on entry: rdi = a trap frame holding the user registers (the process's
-; init_tf), IF = 0, CR3 = the process's address space. Never returns: IRETQ loads
-; cs:rip, rflags (IF=1) and ss:rsp from the frame and drops to ring 3.
+; init_tf, inside proc_table), rsp = this process's kernel stack, IF = 0, CR3 = the
+; process's address space. Never returns: IRETQ loads cs:rip, rflags (IF=1) and
+; ss:rsp from the frame and drops to ring 3.
+; The frame is copied onto the kernel stack first: an NMI or exception taken in ring 0
+; pushes at rsp, which must never point into struct proc.
 global user_enter:function
 user_enter:
-	mov rsp, rdi
-	POP_GPRS
-	add rsp, 16                     ; skip tf.vector and tf.err
+	sub rsp, TF_SIZE
+	mov rsi, rdi
+	mov rdi, rsp
+	mov ecx, TF_SIZE / 8
+	rep movsq                       ; DF = 0 (the C ABI)
+	RESTORE_GPRS
+	add rsp, TF_RIP                 ; skip the registers, tf.vector and tf.err
 	iretq

@@ -6,12 +6,11 @@
 #include "trap.h"
 #include "x86.h"
 
-struct trapframe *syscall_tf;
-
 static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_read] = sys_read,
 	[SYS_write] = sys_write,
 	[SYS_mmap] = sys_mmap,
+	[SYS_mprotect] = sys_mprotect,
 	[SYS_munmap] = sys_munmap,
 	[SYS_brk] = sys_brk,
 	[SYS_ioctl] = sys_ioctl,
@@ -40,7 +39,7 @@ syscall_dispatch(struct trapframe *tf)
 	u64 nr = tf->rax;
 	long ret = -ENOSYS;
 	tf->err = current->pid;
-	syscall_tf = tf;
+	current->syscall_tf = tf;
 	if (nr < NSYSCALL && syscalls[nr])
 		ret = syscalls[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	if (tf->err != (u64)current->pid) {

@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "proc.h"
 #include "timer.h"
+#include "trap.h"
 
 #define TIOCGWINSZ 0x5413
 #define IOV_MAX 1024
@@ -18,6 +19,20 @@ struct winsize {
 	u16 row, col, xpixel, ypixel;
 };
 
+// Write checked user bytes to the console in chunks, with an interrupt window after
+// each: a long write never keeps interrupts off for more than one chunk's worth
+// (a chunk of newlines scrolls the VGA text screen once per byte).
+#define WRITE_CHUNK 256
+
+static void
+write_user(u64 buf, u64 len)
+{
+	for (u64 off = 0; off < len; off += WRITE_CHUNK) {
+		console_write((const char *)buf + off, MIN(WRITE_CHUNK, len - off));
+		irq_window();
+	}
+}
+
 long
 sys_write(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __unused)
 {
@@ -25,7 +40,7 @@ sys_write(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __u
 		return -EBADF;
 	if (!user_range_ok(buf, len, 0))
 		return -EFAULT;
-	console_write((const char *)buf, len);
+	write_user(buf, len);
 	return len;
 }
 
@@ -51,7 +66,7 @@ sys_writev(u64 fd, u64 uiov, u64 cnt, u64 a3 __unused, u64 a4 __unused, u64 a5 _
 	}
 	for (u64 i = 0; i < cnt; i++) {
 		copy_from_user(&iov, uiov + i * sizeof iov, sizeof iov);
-		console_write((const char *)iov.base, iov.len);
+		write_user(iov.base, iov.len);
 	}
 	return total;
 }

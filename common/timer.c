@@ -1,4 +1,4 @@
-// Time: the 8259 PICs, the 8254 PIT at TIMER_HZ, a TSC clock calibrated against the
+// Time: the 8254 PIT at TIMER_HZ, a TSC clock calibrated against the
 // PIT, and the CMOS real-time clock read once at boot.
 #include "kernel.h"
 #include "timer.h"
@@ -6,35 +6,16 @@
 #include "trap.h"
 #include "x86.h"
 
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xa0
-#define PIC2_DATA 0xa1
 #define PIT_CH0 0x40
 #define PIT_CMD 0x43
 #define PIT_HZ 1193182	// the PIT's input clock
 #define CALIBRATE_TICKS 5
 
 volatile u64 ticks;
+static u64 last_tick_ns, max_gap_ns;	// the longest time between two ticks
 static u64 tsc_boot;
 static u64 ns_mult;	// ns = (tsc delta * ns_mult) >> 32
 static u64 rtc_boot;
-
-// Remap the PICs to vectors 32-47 and unmask only the timer and COM1.
-static void
-pic_init(void)
-{
-	outb(PIC1_CMD, 0x11);	// ICW1: init, ICW4 follows
-	outb(PIC2_CMD, 0x11);
-	outb(PIC1_DATA, T_IRQ0);	// ICW2: vector base
-	outb(PIC2_DATA, T_IRQ0 + 8);
-	outb(PIC1_DATA, 4);	// ICW3: slave on IRQ 2
-	outb(PIC2_DATA, 2);
-	outb(PIC1_DATA, 1);	// ICW4: 8086 mode
-	outb(PIC2_DATA, 1);
-	outb(PIC1_DATA, ~((1 << 0) | (1 << 4)) & 0xff);
-	outb(PIC2_DATA, 0xff);
-}
 
 static u8
 cmos_read(u8 reg)
@@ -108,6 +89,24 @@ void
 timer_tick(void)
 {
 	ticks++;
-	if (ns_mult)
-		proc_wake_sleepers(time_ns());
+	if (ns_mult) {
+		u64 now = time_ns();
+		if (last_tick_ns && now - last_tick_ns > max_gap_ns)
+			max_gap_ns = now - last_tick_ns;
+		last_tick_ns = now;
+		proc_wake_sleepers(now);
+	}
+}
+
+// The longest gap between two timer ticks since boot or the last reset, in ns: a
+// tick is 1e9 / TIMER_HZ; anything longer is time the kernel kept interrupts off.
+u64
+timer_max_gap_ns(int reset)
+{
+	u64 g = max_gap_ns;
+	if (reset) {
+		max_gap_ns = 0;
+		last_tick_ns = 0;
+	}
+	return g;
 }

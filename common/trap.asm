@@ -32,14 +32,14 @@ STUB i
 %endrep
 
 trap_common:
-	PUSH_GPRS
+	SAVE_GPRS
 	cld                     ; the C ABI wants DF = 0
 	mov rdi, rsp            ; struct trapframe *
 	call trap
 global trap_return:function
 trap_return:
-	POP_GPRS
-	add rsp, 16             ; drop tf.vector and tf.err
+	RESTORE_GPRS
+	add rsp, TF_RIP         ; drop the registers, tf.vector and tf.err
 	iretq
 
 section .rodata

@@ -11,54 +11,16 @@
 #include "timer.h"
 #include "x86.h"
 
-_Static_assert(offsetof(struct trapframe, r15) == 0, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, rax) == 112, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, vector) == 120, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, err) == 128, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, rip) == 136, "trapframe.inc");
-_Static_assert(offsetof(struct trapframe, rsp) == 160, "trapframe.inc");
-_Static_assert(sizeof(struct trapframe) == 176, "trapframe.inc");
-_Static_assert(offsetof(struct tss, rsp0) == 4, "trapframe.inc TSS_RSP0");
+_Static_assert(offsetof(struct tss, rsp0) == 4, "TSS layout");
 _Static_assert(offsetof(struct tss, ist) == 36, "TSS layout");
 _Static_assert(sizeof(struct tss) == 104, "TSS layout");
 
 volatile int preempt_enabled;
 
-#define PIC1_CMD 0x20
-#define PIC2_CMD 0xa0
-#define PIC_EOI 0x20
-
-static const char *const names[32] = {
-	[T_DE] = "#DE", [T_DB] = "#DB", [T_NMI] = "NMI", [T_BP] = "#BP",
-	[T_OF] = "#OF", [T_BR] = "#BR", [T_UD] = "#UD", [T_NM] = "#NM",
-	[T_DF] = "#DF", [9] = "#CSO", [T_TS] = "#TS", [T_NP] = "#NP",
-	[T_SS] = "#SS", [T_GP] = "#GP", [T_PF] = "#PF", [T_MF] = "#MF",
-	[T_AC] = "#AC", [T_MC] = "#MC", [T_XM] = "#XM", [20] = "#VE",
-	[21] = "#CP",
-};
-
-const char *
-trap_name(u64 vector)
-{
-	if (vector == T_SYSCALL)
-		return "syscall";
-	if (vector < 32)
-		return names[vector] ? names[vector] : "reserved";
-	return vector < 48 ? "irq" : "?";
-}
-
 static int
 from_user(struct trapframe *tf)
 {
 	return (tf->cs & 3) == 3;
-}
-
-static void
-pic_eoi(u64 vector)
-{
-	if (vector >= T_IRQ0 + 8)
-		outb(PIC2_CMD, PIC_EOI);
-	outb(PIC1_CMD, PIC_EOI);
 }
 
 static void

@@ -5,6 +5,9 @@
 #include "kernel.h"
 #include "mm.h"
 #include "proc.h"
+#include "trap.h"
+
+#define UACCESS_WINDOW_PAGES 1024	// ~40 µs of lookups between interrupt windows
 
 // [va, va+len) is canonical, below USER_TOP, does not wrap, and every page is mapped
 // present + user (+ writable when write).
@@ -18,9 +21,13 @@ user_range_ok(u64 va, u64 len, int write)
 	if (!current || !current->pml4)
 		return 0;
 	u64 need = PTE_P | PTE_U | (write ? PTE_W : 0);
-	for (u64 p = ALIGN_DOWN(va, PAGE_SIZE); p < va + len; p += PAGE_SIZE)
+	u64 n = 0;
+	for (u64 p = ALIGN_DOWN(va, PAGE_SIZE); p < va + len; p += PAGE_SIZE) {
 		if ((vm_lookup(current->pml4, p) & need) != need)
 			return 0;
+		if (++n % UACCESS_WINDOW_PAGES == 0)
+			irq_window();	// a range of many pages: let the timer in
+	}
 	return 1;
 }
 

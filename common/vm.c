@@ -3,7 +3,7 @@
 // later below them (heap, phase-3 kernel stacks) appear everywhere at once.
 #include "kernel.h"
 #include "mm.h"
-#include "multiboot2.h"
+#include "trap.h"
 #include "x86.h"
 
 #define PML4_DIRECT 256
@@ -12,7 +12,6 @@
 #define HUGE (2UL << 20)
 
 pagetable_t kernel_pml4;
-int direct_map_ready;
 
 static u64 *
 table(u64 pa)
@@ -56,12 +55,16 @@ vm_walk(pagetable_t pml4, u64 va, int create)
 	return &t[idx(va, 0)];
 }
 
+// Never over a present entry: replacing a mapping is the caller's explicit unmap
+// first (its frame freed, its TLB entry flushed), not a silent overwrite.
 int
 vm_map(pagetable_t pml4, u64 va, u64 pa, u64 flags)
 {
 	u64 *pte = vm_walk(pml4, va, 1);
 	if (!pte)
 		return -ENOMEM;
+	if (*pte & PTE_P)
+		return -EEXIST;
 	*pte = pa | flags | PTE_P;
 	return 0;
 }
@@ -85,30 +88,130 @@ vm_lookup(pagetable_t pml4, u64 va)
 	return pte && (*pte & PTE_P) ? *pte : 0;
 }
 
-// Map [va, va+len) with fresh zeroed frames. On failure unmaps what it mapped.
+// Map [va, va+len) with fresh zeroed frames; every page must be unmapped (-EEXIST
+// otherwise). On failure unmaps what it mapped. Opens an interrupt window every
+// IRQ_WINDOW_PAGES pages, so a large range never keeps interrupts off for long.
 int
 vm_alloc_range(pagetable_t pml4, u64 va, u64 len, u64 flags)
 {
 	for (u64 a = va; a < va + len; a += PAGE_SIZE) {
+		if (((a - va) / PAGE_SIZE) % IRQ_WINDOW_PAGES == IRQ_WINDOW_PAGES - 1)
+			irq_window();
 		u64 pa = pmm_alloc();
-		if (!pa || vm_map(pml4, a, pa, flags) < 0) {
+		int r = pa ? vm_map(pml4, a, pa, flags) : -ENOMEM;
+		if (r < 0) {
 			if (pa)
 				pmm_free(pa);
 			vm_free_range(pml4, va, a - va);
-			return -ENOMEM;
+			return r;
 		}
 	}
 	return 0;
 }
 
+// Visit every present leaf entry for [start, end) under table t (level 3 = PML4),
+// skipping absent tables whole: the work is proportional to what is mapped, not to
+// the size of the range. fn gets the entry and its address.
+struct range_op {
+	void (*fn)(struct range_op *op, u64 *pte, u64 va);
+	u64 flags;	// vm_protect_range: the new permission bits
+	u64 seen;	// entries visited, for the interrupt windows
+};
+
+static void
+walk_range(struct range_op *op, u64 *t, int level, u64 base, u64 start, u64 end)
+{
+	u64 span = 1UL << (12 + 9 * level);	// bytes one entry covers
+	for (int i = idx(MAX(start, base), level); i < 512; i++) {
+		u64 lo = base + (u64)i * span;
+		if (level == 3 && i >= 256)
+			lo |= 0xffffUL << 48;	// the kernel half: sign-extended (canonical)
+		if (lo >= end)
+			break;
+		if (!(t[i] & PTE_P) || (level > 0 && (t[i] & PTE_PS)))
+			continue;
+		if (level == 0) {
+			op->fn(op, &t[i], lo);
+			if (++op->seen % IRQ_WINDOW_PAGES == 0)
+				irq_window();
+		} else {
+			walk_range(op, table(PTE_ADDR(t[i])), level - 1, lo, start, end);
+			if (level == 1)
+				irq_window();	// after each page table: empty ones cost 512 checks
+		}
+	}
+}
+
+static void
+for_each_present(pagetable_t pml4, u64 start, u64 end, struct range_op *op)
+{
+	if (start < end)
+		walk_range(op, table(pml4), 3, 0, start, end);
+}
+
+static void
+free_one(struct range_op *op __unused, u64 *pte, u64 va)
+{
+	u64 pa = PTE_ADDR(*pte);
+	*pte = 0;
+	invlpg(va);
+	pmm_free(pa);
+}
+
+// Unmap [va, va+len) and free its frames (TLB entries flushed); absent pages and
+// absent page tables cost nothing. The page tables themselves stay until
+// vm_free_space.
 void
 vm_free_range(pagetable_t pml4, u64 va, u64 len)
 {
-	for (u64 a = va; a < va + len; a += PAGE_SIZE) {
-		u64 pa = vm_unmap(pml4, a);
-		if (pa)
-			pmm_free(pa);
+	struct range_op op = { .fn = free_one };
+	for_each_present(pml4, va, va + len, &op);
+}
+
+static void
+protect_one(struct range_op *op, u64 *pte, u64 va)
+{
+	*pte = PTE_ADDR(*pte) | op->flags | PTE_P;
+	invlpg(va);
+}
+
+// Give every present page of [va, va+len) the permission bits flags (PTE_U, PTE_W,
+// PTE_NX; PTE_P is implied), keeping its frame.
+void
+vm_protect_range(pagetable_t pml4, u64 va, u64 len, u64 flags)
+{
+	struct range_op op = { .fn = protect_one, .flags = flags & (PTE_U | PTE_W | PTE_NX) };
+	for_each_present(pml4, va, va + len, &op);
+}
+
+static void
+count_one(struct range_op *op __unused, u64 *pte __unused, u64 va __unused)
+{
+}
+
+// Frames the user half of pml4 holds: its pages, its page tables and the PML4.
+u64
+vm_count_frames(pagetable_t pml4)
+{
+	struct range_op op = { .fn = count_one };
+	u64 tables = 1, *t = table(pml4);
+	for (int i = 0; i < 256; i++) {
+		if (!(t[i] & PTE_P))
+			continue;
+		u64 *pdpt = table(PTE_ADDR(t[i]));
+		tables++;
+		for (int j = 0; j < 512; j++) {
+			if (!(pdpt[j] & PTE_P))
+				continue;
+			u64 *pd = table(PTE_ADDR(pdpt[j]));
+			tables++;
+			for (int k = 0; k < 512; k++)
+				tables += (pd[k] & PTE_P) && !(pd[k] & PTE_PS);
+			irq_window();
+		}
 	}
+	for_each_present(pml4, 0, USER_TOP, &op);
+	return tables + op.seen;
 }
 
 // Map [0, bytes) of physical memory at base with 2 MiB pages.
@@ -140,7 +243,7 @@ vm_init(void)
 		if (pml4[i] & PTE_P)
 			pml4[i] &= ~PTE_U;
 	write_cr3(kernel_pml4);
-	direct_map_ready = 1;
+	pmm_use_direct_map();
 }
 
 pagetable_t
@@ -166,6 +269,7 @@ free_level(u64 pa, int level)
 			pmm_free(PTE_ADDR(t[i]));
 	}
 	pmm_free(pa);
+	irq_window();	// one window per table: at most 512 frames freed in between
 }
 
 // Free the user half: every frame and every table; the kernel half is shared.
@@ -185,7 +289,9 @@ int
 vm_copyout(pagetable_t pml4, u64 va, const void *src, size_t len)
 {
 	const u8 *s = src;
-	while (len) {
+	for (u64 n = 1; len; n++) {
+		if (n % IRQ_WINDOW_PAGES == 0)
+			irq_window();	// a large image: let the timer in between pages
 		u64 pte = vm_lookup(pml4, va);
 		if (!pte)
 			return -EFAULT;

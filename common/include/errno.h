@@ -22,3 +22,4 @@
 #define ENOSPC 28
 #define ERANGE 34
 #define ENOSYS 38
+#define EOVERFLOW 75

@@ -33,8 +33,12 @@ void console_bol(void);		// start a new line unless at the start of one
 		kprintf("[k] " fmt "\n", ##__VA_ARGS__); \
 	} while (0)
 
+// The linker script's end of the kernel image (common/kernel.ld).
+extern char __kernel_end[];
+
 // printf.c
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vksnprintf(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ksnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // panic.c
@@ -44,7 +48,10 @@ void panic_trap(struct trapframe *tf, const char *fmt, ...) __noreturn
 	__attribute__((format(printf, 2, 3)));
 void qemu_exit(int code) __noreturn;
 const char *symbol_lookup(u64 addr, u64 *offset);
-void symbols_init(void *elf_sections_tag);
+void symbols_init(u64 symtab_pa, u64 symtab_size, u64 strtab_pa);
+
+// monitor.c
+void monitor_main(void);
 
 // string.c
 void *memset(void *d, int c, size_t n);

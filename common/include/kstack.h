@@ -11,7 +11,7 @@ int kstack_alloc(struct proc *p);		// give p a kernel stack; 0 or -ENOMEM
 void kstack_free(struct proc *p);		// p has switched away for the last time
 void kstack_switch_to(struct proc *next);	// context switch, IF=0, before swtch
 int kstack_ist(int vector);			// IST index for an IDT vector, 0 = none
-int kstack_double_fault(struct trapframe *tf);	// #DF: handle (no return) or 0
+void kstack_double_fault(struct trapframe *tf);	// #DF: kill (no return) or return
 u64 kstack_guard(struct proc *p);		// guard page below p's stack, 0 = none
 void kstack_describe(void);			// phase-specific lines for `kstacks`
 u64 kstack_entry_top(void);			// where syscall_entry puts rsp now

@@ -51,3 +51,21 @@ struct mb2_tag_elf_sections {
 	     t = (struct mb2_tag *)((u8 *)t + ALIGN_UP(t->size, 8)))
 
 extern struct mb2_info *mb2;
+
+// What the kernel takes from the boot information, decoded once by main.c (each tag
+// in one place): the memory map, every physical range the frame allocator must never
+// hand out, the initrd module and the kernel's symbol table (physical addresses).
+#define BOOT_MAX_RESERVED 8
+
+struct boot_range {
+	u64 start, end;		// physical, [start, end)
+	const char *what;
+};
+
+struct boot_info {
+	struct mb2_tag_mmap *mmap;	// NULL: no memory map
+	struct boot_range reserved[BOOT_MAX_RESERVED];
+	int nreserved;
+	u64 initrd_start, initrd_end;	// 0, 0: no module
+	u64 symtab, symtab_size, strtab, strtab_size;	// 0: no symbols
+};

@@ -2,12 +2,13 @@
 #pragma once
 #include "types.h"
 #include "trap.h"
+#include "mm.h"
 
 #define NPROC 64
 #define PROC_NAME 16
 
 // Callee-saved registers, stack pointer and resume address of a kernel thread of
-// control that is switched away (swtch.asm). Offsets used by swtch.asm.
+// control that is switched away (swtch.asm, through the generated CTX_* offsets).
 struct context {
 	u64 rsp, rbx, rbp, r12, r13, r14, r15, rip;
 };
@@ -30,13 +31,14 @@ struct proc {
 	u64 kstack_top;		// one past the highest byte: the entry rsp
 	int kstack_slot;	// kstack.c's bookkeeping (-1: none)
 	pagetable_t pml4;	// 0 for kernel threads (the monitor)
-	u64 brk_start, brk;
-	u64 mmap_next;
+	u64 brk_start, brk;	// the heap: [brk_start, brk), a VMA_HEAP region once grown
+	struct vmas vmas;	// what each range of the user half is (vma.c)
 	u64 fs_base;
 	u64 wake_ns;
 	int exit_status;
 	int killed;
 	struct trapframe init_tf;	// user registers for the first entry to ring 3
+	struct trapframe *syscall_tf;	// the frame of the system call being served
 	u8 *fpu;		// FXSAVE image of the user's x87/SSE state (kmalloc, 512 bytes)
 };
 

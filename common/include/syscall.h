@@ -6,6 +6,7 @@
 #define SYS_read 0
 #define SYS_write 1
 #define SYS_mmap 9
+#define SYS_mprotect 10
 #define SYS_munmap 11
 #define SYS_brk 12
 #define SYS_ioctl 16
@@ -44,11 +45,12 @@ long sys_set_tid_address(u64 tidptr, u64, u64, u64, u64, u64);
 long sys_brk(u64 addr, u64, u64, u64, u64, u64);
 long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off);
 long sys_munmap(u64 addr, u64 len, u64, u64, u64, u64);
+long sys_mprotect(u64 addr, u64 len, u64 prot, u64, u64, u64);
 long sys_arch_prctl(u64 code, u64 addr, u64, u64, u64, u64);
 long sys_kstack_info(u64 out, u64, u64, u64, u64, u64);
 long sys_kstack_scribble(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_peek(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_burn(u64 depth, u64, u64, u64, u64, u64);
 
-// The trap frame of the system call being served (set by syscall_dispatch).
-extern struct trapframe *syscall_tf;
+// labs/phaseN/entry.asm: the SYSCALL entry point (MSR_LSTAR).
+extern char syscall_entry[];

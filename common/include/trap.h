@@ -1,6 +1,7 @@
 // The trap frame: what the entry stubs save on a kernel stack when the CPU enters
 // the kernel (exception, interrupt or system call). One layout for all three, so a
-// student reads one picture. Offsets for nasm live in trapframe.inc.
+// student reads one picture. The nasm offsets (TF_*) are generated from this struct
+// (common/asm-offsets.c -> build/phaseN/include/asm-offsets.inc).
 #pragma once
 #include "types.h"
 
@@ -57,10 +58,18 @@ struct tss {
 
 extern struct tss tss;
 
-// gdt.c, idt.c, trap.c
+#define NVEC 48	// IDT entries in use: exceptions 0-31, PIC IRQs 32-47
+
+// gdt.c, idt.c, trap.c, trap.asm, panic.c
 void gdt_init(void);
 void idt_init(void);
+const char *trap_name(u64 vector);	// idt.c
 void trap(struct trapframe *tf);
-void trap_dump(struct trapframe *tf);
-const char *trap_name(u64 vector);
+void trap_dump(struct trapframe *tf);	// panic.c
+extern u64 trap_stubs[NVEC];		// trap.asm: one entry stub per vector
+
+// pic.c
+void pic_init(void);
+void pic_eoi(u64 vector);
+void irq_window(void);	// let pending IRQs in, from a long loop with IF = 0
 extern volatile int preempt_enabled;

@@ -37,15 +37,14 @@ syscall_entry:
 	push rcx                        ; tf.rip (saved by SYSCALL)
 	push qword 0                    ; tf.err (syscall_dispatch stamps the pid here)
 	push qword T_SYSCALL            ; tf.vector
-	PUSH_GPRS
+	SAVE_GPRS
 	mov rdi, rsp                    ; struct trapframe *
 	call syscall_dispatch
 
-	POP_GPRS                        ; rax = the result syscall_dispatch stored
-	add rsp, 16                     ; drop tf.vector, tf.err
-	mov rcx, [rsp]                  ; tf.rip
-	mov r11, [rsp + 16]             ; tf.rflags
-	mov rsp, [rsp + 24]             ; tf.rsp: this process's own saved user rsp
+	RESTORE_GPRS                    ; rax = the result syscall_dispatch stored
+	mov rcx, [rsp + TF_RIP]         ; SYSRET loads rip from rcx
+	mov r11, [rsp + TF_RFLAGS]      ; and rflags from r11
+	mov rsp, [rsp + TF_RSP]         ; tf.rsp: this process's own saved user rsp
 	o64 sysret
 
 .on_fallback:

@@ -123,15 +123,15 @@ kstack_ist(int vector)
 // A kernel stack overflow touches the guard page; the CPU cannot push the #PF frame
 // there either, so it raises #DF, which arrives here on IST1 with a good stack.
 // A guard hit by the running process kills it; anything else returns (-> panic).
-int
+void
 kstack_double_fault(struct trapframe *tf)
 {
+	// Returns unless it kills a process whose guard page was hit; trap() then panics.
 	u64 cr2 = read_cr2();
 	struct proc *p = current;
 	if (p && p->kstack_slot >= NIST && cr2 >= slot_guard(p->kstack_slot) &&
 	    cr2 < slot_base(p->kstack_slot))
 		proc_kill(p, "kstack-guard", tf->rip, cr2);
-	return 0;
 }
 // LAB3 END
 

@@ -93,10 +93,10 @@ kstack_ist(int vector __unused)
 	return 0;
 }
 
-int
+void
 kstack_double_fault(struct trapframe *tf __unused)
 {
-	return 0;
+	// Returns unless it kills a process whose guard page was hit; trap() then panics.
 }
 
 // STUB kstack.c for phase 3, from kstack.h: guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
