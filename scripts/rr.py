@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""rr.py — record a run of a lab kernel once, then replay it exactly (QEMU record/replay).
+
+    scripts/rr.py record --phase N [--cpus K] [--dir DIR] [--burst] [--no-snapshots]
+    scripts/rr.py replay --phase N [--dir DIR] [--gdb PORT] [--log FILE]
+
+`make labN-record`, `make labN-replay` and `make labN-replay-gdb` call this script.
+
+record  boots build/phaseN/boot.iso under TCG with -icount ...,rr=record and puts this
+        terminal on its serial port, like `make labN-qemu`. Everything the guest sees
+        from outside (serial input, clocks, interrupts, CD reads) goes into DIR/record.bin.
+        DIR (default build/phaseN/rr/) also gets copies of boot.iso and kernel.elf, so
+        a rebuild cannot make the recording diverge from its symbols, the serial output
+        (serial.log), and snap.qcow2, which holds the snapshots: `boot` at the first
+        instruction, and `promptK` each time the monitor prints its prompt (K = 1, 2,
+        ...), so that a reverse step replays from the last prompt, not from the boot.
+        Keys: Ctrl-A x ends the recording, Ctrl-A s takes a snapshot now, Ctrl-A Ctrl-A
+        sends one Ctrl-A. When stdin is not a terminal (tests), each input line is
+        sent at the next prompt; the run ends when the guest halts (end with `halt`).
+replay  runs the recording again with no input (rr=replay) and prints the same serial
+        output (also written to DIR/replay.log, or --log FILE). With --gdb PORT, QEMU
+        starts halted with its GDB stub on PORT and build/gdbinit is written for
+        `make gdb`: reverse-stepi, reverse-continue and the who-wrote helper work there.
+
+Input is paced. Under rr=record, QEMU turns serial input into log events and delivers
+them later, all at once, without asking the UART whether it can take them; the UART
+(no FIFO) keeps only the last byte, so a command typed or pasted as one burst arrives as
+its final newline. The recorder therefore writes one byte, then waits PACE_S before the
+next, which gives the guest time to take each byte from the UART. --burst turns the
+pacing off (it exists to show that failure).
+
+Exit status: record and replay exit 0 when the guest halted (QEMU's 1) or the recording
+ended by Ctrl-A x; QEMU's own status otherwise; 2 for bad usage or a missing build.
+"""
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "grader"))
+import gradelib  # noqa: E402  (its QMP client)
+
+# One byte every PACE_S seconds of host time. Measured on a loaded 2-core machine:
+# 20 ms lost nothing in 30 recordings; a burst loses every byte but the last.
+PACE_S = 0.02
+# shift=0: one virtual ns per guest instruction, as the grader; sleep=on: an idle guest
+# waits in real time (sleep=off makes an idle guest spin timer ticks flat out, which
+# under record mode never reaches the prompt in a minute).
+ICOUNT = "shift=0,sleep=on"
+PROMPT_RE = re.compile(rb"(?:^|\n)lab\d> $")
+CTRL_A = b"\x01"
+SNAP_TRIES = 40         # savevm refused while replay events are pending: retry
+SNAP_RETRY_S = 0.05
+
+
+def die(msg, status=2):
+    sys.stderr.write("rr.py: %s\n" % msg)
+    sys.exit(status)
+
+
+def rr_dir(args):
+    return os.path.abspath(args.dir or os.path.join(ROOT, "build", "phase%d" % args.phase, "rr"))
+
+
+def qemu_argv(d, mode, cpus, extra=()):
+    """The QEMU command line for record or replay of the recording in d. Both modes
+    must build the same machine, or the snapshots and the log do not fit it."""
+    return ["qemu-system-x86_64",
+            "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-m", "128M",
+            "-smp", str(cpus), "-no-reboot", "-boot", "order=d",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-display", "none", "-serial", "stdio", "-monitor", "none", "-net", "none",
+            # The APIC's vapic resets through run_on_cpu, which deadlocks QEMU 7.2
+            # when a reverse step loads a snapshot while the vCPU waits for the
+            # replay lock (seen as a reverse-continue that never comes back).
+            "-global", "apic-common.vapic=off",
+            "-icount", "%s,rr=%s,rrfile=%s,rrsnapshot=boot" % (
+                ICOUNT, mode, os.path.join(d, "record.bin")),
+            # The CD goes through blkreplay, read-only: reads become log events, and a
+            # read-only drive lets the snapshots go to snap.qcow2 alone.
+            "-drive", "file=%s,format=raw,if=none,id=img-direct,readonly=on"
+            % os.path.join(d, "boot.iso"),
+            "-drive", "driver=blkreplay,if=none,image=img-direct,id=img-blkreplay,readonly=on",
+            "-device", "ide-cd,drive=img-blkreplay",
+            "-drive", "file=%s,if=none,id=rr" % os.path.join(d, "snap.qcow2"),
+            ] + list(extra)
+
+
+class Recorder:
+    """One recording: QEMU with its serial port on our stdin/stdout, paced input,
+    a snapshot at each monitor prompt."""
+
+    def __init__(self, args, d):
+        self.args = args
+        self.d = d
+        self.tty = sys.stdin.isatty()
+        self.lock = threading.Lock()        # held while writing a byte or snapshotting
+        self.qmp_lock = threading.Lock()
+        self.prompts = 0
+        self.prompt_ev = threading.Event()
+        self.snaps = []
+        self.quitting = False
+        self.qmp_path = os.path.join(d, "qmp.sock")
+        self.qemu = None
+        self.qmp = None
+        self.log = None
+
+    def start(self):
+        if os.path.exists(self.qmp_path):
+            os.unlink(self.qmp_path)
+        argv = qemu_argv(self.d, "record", self.args.cpus,
+                         ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path])
+        self.log = open(os.path.join(self.d, "serial.log"), "wb")
+        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                self.qmp = gradelib.Qmp(self.qmp_path)
+                break
+            except OSError:
+                if self.qemu.poll() is not None:
+                    break
+                time.sleep(0.05)
+
+    def hmp(self, cmd):
+        with self.qmp_lock:
+            return self.qmp.call("human-monitor-command", **{"command-line": cmd})
+
+    def snapshot(self, name):
+        """savevm name; QEMU refuses while replay events are pending, so retry."""
+        if self.qmp is None:
+            return False
+        with self.lock:
+            for _ in range(SNAP_TRIES):
+                try:
+                    out = self.hmp("savevm %s" % name)
+                except (gradelib.QmpError, OSError) as e:
+                    out = str(e)
+                if not out.strip():
+                    self.snaps.append(name)
+                    return True
+                if "Try once more" not in out and "right now" not in out:
+                    sys.stderr.write("\r\nrr.py: snapshot %s refused: %s\r\n" % (name, out.strip()))
+                    return False
+                time.sleep(SNAP_RETRY_S)
+        sys.stderr.write("\r\nrr.py: snapshot %s: QEMU kept refusing\r\n" % name)
+        return False
+
+    def send(self, data):
+        """Write data to the guest's serial port, paced (or as one burst)."""
+        if self.args.burst:
+            with self.lock:
+                self.qemu.stdin.write(data)
+                self.qemu.stdin.flush()
+            return
+        for i in range(len(data)):
+            with self.lock:
+                self.qemu.stdin.write(data[i:i + 1])
+                self.qemu.stdin.flush()
+            time.sleep(PACE_S)
+
+    def pump_output(self):
+        """QEMU's stdout to ours and serial.log; a snapshot after each new prompt."""
+        tail = b""
+        fd = self.qemu.stdout.fileno()
+        while True:
+            data = os.read(fd, 4096)
+            if not data:
+                break
+            self.log.write(data)
+            self.log.flush()
+            sys.stdout.buffer.write(data.replace(b"\n", b"\r\n") if self.tty else data)
+            sys.stdout.buffer.flush()
+            tail = (tail + data)[-64:]
+            if PROMPT_RE.search(tail):
+                tail = b""
+                self.prompts += 1
+                if not self.args.no_snapshots:
+                    self.snapshot("prompt%d" % self.prompts)
+                self.prompt_ev.set()
+
+    def quit(self):
+        self.quitting = True
+        try:
+            with self.qmp_lock:
+                self.qmp.call("quit")
+        except Exception:
+            self.qemu.terminate()
+
+    def pump_tty(self):
+        """Keys to the guest; Ctrl-A x quits, Ctrl-A s snapshots, Ctrl-A Ctrl-A = ^A."""
+        fd = sys.stdin.fileno()
+        escape = False
+        while self.qemu.poll() is None:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if not r:
+                continue
+            data = os.read(fd, 1024)
+            if not data:
+                return
+            out = b""
+            for b in data:
+                c = bytes([b])
+                if escape:
+                    escape = False
+                    if c in (b"x", b"X"):
+                        self.send(out)
+                        self.quit()
+                        return
+                    if c in (b"s", b"S"):
+                        self.send(out)
+                        out = b""
+                        name = "user%d" % (len(self.snaps) + 1)
+                        if self.snapshot(name):
+                            sys.stderr.write("\r\n[rr: snapshot %s]\r\n" % name)
+                        continue
+                    if c == CTRL_A:
+                        out += CTRL_A
+                    continue
+                if c == CTRL_A:
+                    escape = True
+                    continue
+                out += c
+            self.send(out)
+
+    def pump_script(self):
+        """Non-terminal stdin: each line is sent at the next prompt."""
+        seen = 0
+        for line in sys.stdin.buffer:
+            while self.prompts <= seen and self.qemu.poll() is None:
+                self.prompt_ev.wait(0.2)
+                self.prompt_ev.clear()
+            if self.qemu.poll() is not None:
+                return
+            seen = self.prompts
+            self.send(line.rstrip(b"\r\n") + b"\r")
+
+    def run(self):
+        self.start()
+        out = threading.Thread(target=self.pump_output, daemon=True)
+        out.start()
+        saved = None
+        if self.tty:
+            import termios
+            import tty
+            saved = termios.tcgetattr(sys.stdin.fileno())
+            tty.setraw(sys.stdin.fileno())
+        try:
+            inp = threading.Thread(target=self.pump_tty if self.tty else self.pump_script,
+                                   daemon=True)
+            inp.start()
+            status = self.qemu.wait()
+            out.join(5)
+        finally:
+            if saved is not None:
+                import termios
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        self.log.close()
+        return status
+
+
+def cmd_record(args):
+    d = rr_dir(args)
+    b = os.path.join(ROOT, "build", "phase%d" % args.phase)
+    for f in ("boot.iso", "kernel.elf"):
+        if not os.path.exists(os.path.join(b, f)):
+            die("%s/%s is missing: run make lab%d first" % (b, f, args.phase))
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    for f in ("boot.iso", "kernel.elf"):
+        shutil.copy(os.path.join(b, f), os.path.join(d, f))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
+                    os.path.join(d, "snap.qcow2"), "1G"], check=True)
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"phase": args.phase, "cpus": args.cpus, "icount": ICOUNT}, f)
+    rec = Recorder(args, d)
+    t0 = time.time()
+    status = rec.run()
+    secs = time.time() - t0
+    size = os.path.getsize(os.path.join(d, "record.bin")) if \
+        os.path.exists(os.path.join(d, "record.bin")) else 0
+    sys.stderr.write("\nrr: recorded %.1f s into %s (record.bin %d KiB; snapshots: boot%s)\n"
+                     % (secs, os.path.relpath(d, ROOT), size // 1024,
+                        "".join(", " + s for s in rec.snaps)))
+    sys.stderr.write("rr: make lab%d-replay prints it again; make lab%d-replay-gdb + "
+                     "make gdb debugs it, backwards too\n" % (args.phase, args.phase))
+    if status == 1 or rec.quitting:
+        return 0
+    return status
+
+
+def cmd_replay(args):
+    d = rr_dir(args)
+    meta_path = os.path.join(d, "meta.json")
+    if not os.path.exists(os.path.join(d, "record.bin")) or not os.path.exists(meta_path):
+        die("no recording in %s: run make lab%d-record first" % (d, args.phase))
+    with open(meta_path) as f:
+        meta = json.load(f)
+    if meta.get("icount") != ICOUNT:
+        die("%s was recorded with -icount %s, this script replays %s: record again"
+            % (d, meta.get("icount"), ICOUNT))
+    extra = []
+    if args.gdb:
+        extra = ["-gdb", "tcp::%d" % args.gdb, "-S"]
+        with open(os.path.join(ROOT, "build", "gdbinit"), "w") as f:
+            f.write(subprocess.run([os.path.join(ROOT, "scripts", "gdbinit.sh"),
+                                    str(args.phase), str(args.gdb),
+                                    os.path.join(d, "kernel.elf")],
+                                   stdout=subprocess.PIPE, check=True,
+                                   universal_newlines=True).stdout)
+        sys.stderr.write("rr: replay of %s halted; in another terminal: make gdb "
+                         "(port %d)\n" % (os.path.relpath(d, ROOT), args.gdb))
+    log_path = args.log or os.path.join(d, "replay.log")
+    argv = qemu_argv(d, "replay", meta.get("cpus", 1), extra)
+    qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    signal.signal(signal.SIGTERM, lambda *a: qemu.terminate())
+    with open(log_path, "wb") as log:
+        while True:
+            try:
+                data = os.read(qemu.stdout.fileno(), 4096)
+            except KeyboardInterrupt:
+                qemu.terminate()
+                continue
+            if not data:
+                break
+            log.write(data)
+            log.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+    status = qemu.wait()
+    return 0 if status in (0, 1) else status
+
+
+def main():
+    ap = argparse.ArgumentParser(description="record/replay a lab kernel run (QEMU rr)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record")
+    r.add_argument("--phase", type=int, required=True)
+    r.add_argument("--cpus", type=int, default=1)
+    r.add_argument("--dir")
+    r.add_argument("--burst", action="store_true",
+                   help="send input unpaced (shows why pacing is needed)")
+    r.add_argument("--no-snapshots", action="store_true",
+                   help="no snapshot at each prompt (only the one at boot)")
+    p = sub.add_parser("replay")
+    p.add_argument("--phase", type=int, required=True)
+    p.add_argument("--dir")
+    p.add_argument("--gdb", type=int, metavar="PORT")
+    p.add_argument("--log")
+    args = ap.parse_args()
+    if args.cmd == "record":
+        sys.exit(cmd_record(args))
+    sys.exit(cmd_replay(args))
+
+
+if __name__ == "__main__":
+    main()
