@@ -33,6 +33,8 @@ QEMU_COMMON := -machine pc,accel=$(ACCEL) -cpu qemu64 -m 128M -no-reboot -boot o
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_TTY := -display none -serial mon:stdio
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)
+# CPUs of a recording: CPUS= when given, else 1.
+RR_CPUS = $(or $(CPUS),1)
 
 COMMON_C := $(wildcard common/*.c)
 COMMON_ASM := $(wildcard common/*.asm)
@@ -40,7 +42,8 @@ USER_PROGS := $(patsubst user/%.c,build/user/%,$(wildcard user/*.c))
 GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grader/progs/*.c))
 
 .PHONY: all help deps test grade bench clean gdb handout gradescope \
-	$(foreach n,$(PHASES),lab$(n) lab$(n)-qemu lab$(n)-qemu-gdb grade-lab$(n))
+	$(foreach n,$(PHASES),lab$(n) lab$(n)-qemu lab$(n)-qemu-gdb grade-lab$(n)) \
+	$(foreach n,$(PHASES),lab$(n)-record lab$(n)-replay lab$(n)-replay-gdb)
 
 all: $(foreach n,$(PHASES),lab$(n))
 
@@ -49,7 +52,10 @@ help:
 	@echo "make progs         build the grader's test programs into build/grader/progs/"
 	@echo "make labN-qemu     boot lab N with the serial console on this terminal (Ctrl-A x quits)"
 	@echo "make labN-qemu-gdb boot lab N halted, waiting for 'make gdb' on port $(GDBPORT)"
-	@echo "make gdb           attach GDB to the kernel started by labN-qemu-gdb"
+	@echo "make labN-record   boot lab N like labN-qemu, recording the run (build/phaseN/rr/)"
+	@echo "make labN-replay   replay that recording: the same serial output, no input"
+	@echo "make labN-replay-gdb  replay it halted for 'make gdb' (reverse-stepi, reverse-continue, who-wrote)"
+	@echo "make gdb           attach GDB to the kernel started by labN-qemu-gdb or labN-replay-gdb"
 	@echo "make grade-labN    grade lab N;  make grade: every lab"
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
@@ -131,6 +137,21 @@ lab$(1)-qemu-gdb:
 grade-lab$(1):
 	@$$(MAKE) --no-print-directory deps
 	$$(PYTHON) grader/grade.py --lab $(1)
+
+# Record/replay (scripts/rr.py): the recording, its snapshots and copies of the ISO and
+# kernel.elf go to $$(B$(1))/rr/.
+lab$(1)-record:
+	@$$(MAKE) --no-print-directory deps
+	@scripts/deps.sh qemu-img
+	@$$(MAKE) --no-print-directory lab$(1)
+	@echo "recording lab $(1) (TCG, -icount rr=record); Ctrl-A x ends, Ctrl-A s takes a snapshot"
+	$$(PYTHON) scripts/rr.py record --phase $(1) --cpus $$(RR_CPUS)
+
+lab$(1)-replay:
+	$$(PYTHON) scripts/rr.py replay --phase $(1)
+
+lab$(1)-replay-gdb:
+	$$(PYTHON) scripts/rr.py replay --phase $(1) --gdb $(GDBPORT)
 
 -include $$(shell find $$(B$(1)) -name '*.d' 2>/dev/null)
 endef
