@@ -53,7 +53,7 @@ def snapshots():
     snaps = []
     for line in out.splitlines():
         f = line.split()
-        if len(f) >= 6 and f[0].isdigit() and f[-1].isdigit():
+        if len(f) >= 6 and (f[0].isdigit() or f[0] == "--") and f[-1].isdigit():
             snaps.append((f[1], int(f[-1])))
     return sorted(snaps, key=lambda s: s[1])
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """rr.py — record a run of a lab kernel once, then replay it exactly (QEMU record/replay).
 
-    scripts/rr.py record --phase N [--cpus K] [--dir DIR] [--burst] [--no-snapshots]
-    scripts/rr.py replay --phase N [--dir DIR] [--gdb PORT] [--log FILE]
+    scripts/rr.py record --phase N [--cpus K] [--dir DIR] [--iso ISO --elf ELF]
+                         [--burst] [--no-snapshots]
+    scripts/rr.py replay --phase N [--dir DIR] [--gdb PORT [--gdbinit FILE]] [--log FILE]
 
 `make labN-record`, `make labN-replay` and `make labN-replay-gdb` call this script.
 
@@ -25,9 +26,10 @@ replay  runs the recording again with no input (rr=replay) and prints the same s
 Input is paced. Under rr=record, QEMU turns serial input into log events and delivers
 them later, all at once, without asking the UART whether it can take them; the UART
 (no FIFO) keeps only the last byte, so a command typed or pasted as one burst arrives as
-its final newline. The recorder therefore writes one byte, then waits PACE_S before the
-next, which gives the guest time to take each byte from the UART. --burst turns the
-pacing off (it exists to show that failure).
+its final newline. The recorder therefore writes one byte and waits until the guest
+has taken it (its echo is back, or the guest ran on long enough) before the next, as
+a terminal with flow control would. --burst turns the pacing off (it exists to show
+that failure).
 
 Exit status: record and replay exit 0 when the guest halted (QEMU's 1) or the recording
 ended by Ctrl-A x; QEMU's own status otherwise; 2 for bad usage or a missing build.
@@ -48,9 +50,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
 import gradelib  # noqa: E402  (its QMP client)
 
-# One byte every PACE_S seconds of host time. Measured on a loaded 2-core machine:
-# 20 ms lost nothing in 30 recordings; a burst loses every byte but the last.
-PACE_S = 0.02
+# Pacing: after each byte, wait for its echo up to ECHO_WAIT_S; without one (a program
+# reading stdin does not echo), until the guest ran ECHO_WAIT_INSNS more instructions
+# (it had the time to take the interrupt), at most GIVE_UP_S. A fixed 20 ms per byte
+# was not enough on a loaded machine: the vCPU may not run at all in 20 ms.
+ECHO_WAIT_S = 0.5
+ECHO_WAIT_INSNS = 200000
+GIVE_UP_S = 2.0
 # shift=0: one virtual ns per guest instruction, as the grader; sleep=on: an idle guest
 # waits in real time (sleep=off makes an idle guest spin timer ticks flat out, which
 # under record mode never reaches the prompt in a minute).
@@ -104,6 +110,9 @@ class Recorder:
         self.tty = sys.stdin.isatty()
         self.lock = threading.Lock()        # held while writing a byte or snapshotting
         self.qmp_lock = threading.Lock()
+        self.out_cond = threading.Condition()   # serial output seen so far:
+        self.out_total = 0                      #   its length
+        self.out_tail = b""                     #   and its last 4 KiB
         self.prompts = 0
         self.prompt_ev = threading.Event()
         self.snaps = []
@@ -155,17 +164,48 @@ class Recorder:
         return False
 
     def send(self, data):
-        """Write data to the guest's serial port, paced (or as one burst)."""
+        """Write data to the guest's serial port one byte at a time, each only once
+        the guest has taken the one before (or as one burst with --burst)."""
         if self.args.burst:
             with self.lock:
                 self.qemu.stdin.write(data)
                 self.qemu.stdin.flush()
             return
         for i in range(len(data)):
+            b = data[i:i + 1]
+            with self.out_cond:
+                mark = self.out_total
             with self.lock:
-                self.qemu.stdin.write(data[i:i + 1])
+                self.qemu.stdin.write(b)
                 self.qemu.stdin.flush()
-            time.sleep(PACE_S)
+            self.wait_taken(b, mark)
+
+    def wait_taken(self, b, mark):
+        """Wait until the guest took byte b, written when out_total was mark: its echo
+        (the monitor echoes what it reads; CR as a newline) came back, or, with no
+        echo (a program reading), the guest ran ECHO_WAIT_INSNS instructions since."""
+        echo = b"\n" if b in (b"\r", b"\n") else b
+        t0 = time.time()
+        while time.time() - t0 < ECHO_WAIT_S:
+            with self.out_cond:
+                new = self.out_total - mark
+                if new > 0 and echo in self.out_tail[-new:]:
+                    return
+                self.out_cond.wait(0.02)
+        start = self.icount()
+        while start is not None and time.time() - t0 < GIVE_UP_S:
+            now = self.icount()
+            if now is None or now - start >= ECHO_WAIT_INSNS:
+                break
+            time.sleep(0.01)
+
+    def icount(self):
+        """The guest's instruction count now (QMP query-replay), or None."""
+        try:
+            with self.qmp_lock:
+                return int(self.qmp.call("query-replay")["icount"])
+        except Exception:
+            return None
 
     def pump_output(self):
         """QEMU's stdout to ours and serial.log; a snapshot after each new prompt."""
@@ -177,6 +217,10 @@ class Recorder:
                 break
             self.log.write(data)
             self.log.flush()
+            with self.out_cond:
+                self.out_total += len(data)
+                self.out_tail = (self.out_tail + data)[-4096:]
+                self.out_cond.notify_all()
             sys.stdout.buffer.write(data.replace(b"\n", b"\r\n") if self.tty else data)
             sys.stdout.buffer.flush()
             tail = (tail + data)[-64:]
@@ -270,14 +314,16 @@ class Recorder:
 def cmd_record(args):
     d = rr_dir(args)
     b = os.path.join(ROOT, "build", "phase%d" % args.phase)
-    for f in ("boot.iso", "kernel.elf"):
-        if not os.path.exists(os.path.join(b, f)):
-            die("%s/%s is missing: run make lab%d first" % (b, f, args.phase))
+    src = {"boot.iso": args.iso or os.path.join(b, "boot.iso"),
+           "kernel.elf": args.elf or os.path.join(b, "kernel.elf")}
+    for f in src.values():
+        if not os.path.exists(f):
+            die("%s is missing: run make lab%d first" % (f, args.phase))
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
-    for f in ("boot.iso", "kernel.elf"):
-        shutil.copy(os.path.join(b, f), os.path.join(d, f))
+    for name, f in src.items():
+        shutil.copy(f, os.path.join(d, name))
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
                     os.path.join(d, "snap.qcow2"), "1G"], check=True)
     with open(os.path.join(d, "meta.json"), "w") as f:
@@ -311,7 +357,7 @@ def cmd_replay(args):
     extra = []
     if args.gdb:
         extra = ["-gdb", "tcp::%d" % args.gdb, "-S"]
-        with open(os.path.join(ROOT, "build", "gdbinit"), "w") as f:
+        with open(args.gdbinit or os.path.join(ROOT, "build", "gdbinit"), "w") as f:
             f.write(subprocess.run([os.path.join(ROOT, "scripts", "gdbinit.sh"),
                                     str(args.phase), str(args.gdb),
                                     os.path.join(d, "kernel.elf")],
@@ -348,6 +394,8 @@ def main():
     r.add_argument("--phase", type=int, required=True)
     r.add_argument("--cpus", type=int, default=1)
     r.add_argument("--dir")
+    r.add_argument("--iso", help="record this ISO (default build/phaseN/boot.iso)")
+    r.add_argument("--elf", help="its kernel (default build/phaseN/kernel.elf)")
     r.add_argument("--burst", action="store_true",
                    help="send input unpaced (shows why pacing is needed)")
     r.add_argument("--no-snapshots", action="store_true",
@@ -357,6 +405,7 @@ def main():
     p.add_argument("--dir")
     p.add_argument("--gdb", type=int, metavar="PORT")
     p.add_argument("--log")
+    p.add_argument("--gdbinit", help="where to write the GDB script (default build/gdbinit)")
     args = ap.parse_args()
     if args.cmd == "record":
         sys.exit(cmd_record(args))
