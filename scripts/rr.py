@@ -17,7 +17,8 @@ record  boots build/phaseN/boot.iso under TCG with -icount ...,rr=record and put
         ...), so that a reverse step replays from the last prompt, not from the boot.
         Keys: Ctrl-A x ends the recording, Ctrl-A s takes a snapshot now, Ctrl-A Ctrl-A
         sends one Ctrl-A. When stdin is not a terminal (tests), each input line is
-        sent at the next prompt; the run ends when the guest halts (end with `halt`).
+        sent at the next prompt; the run ends when the guest halts, or at the first
+        prompt after the script's end.
 replay  runs the recording again with no input (rr=replay) and prints the same serial
         output (also written to DIR/replay.log, or --log FILE). With --gdb PORT, QEMU
         starts halted with its GDB stub on PORT and build/gdbinit is written for
@@ -63,6 +64,7 @@ GIVE_UP_S = 2.0
 ICOUNT = "shift=0,sleep=on"
 PROMPT_RE = re.compile(rb"(?:^|\n)lab\d> $")
 CTRL_A = b"\x01"
+SCRIPT_END_S = 60      # scripted input: the longest wait for the prompt after the end
 SNAP_TRIES = 40         # savevm refused while replay events are pending: retry
 SNAP_RETRY_S = 0.05
 
@@ -286,6 +288,17 @@ class Recorder:
                 return
             seen = self.prompts
             self.send(line.rstrip(b"\r\n") + b"\r")
+        # The script is over: end at the next prompt (or after SCRIPT_END_S), so a
+        # script that does not end with `halt` still ends.
+        t0 = time.time()
+        while self.prompts <= seen and self.qemu.poll() is None and \
+                time.time() - t0 < SCRIPT_END_S:
+            self.prompt_ev.wait(0.2)
+            self.prompt_ev.clear()
+        if self.qemu.poll() is None:
+            time.sleep(0.5)
+            if self.qemu.poll() is None:
+                self.quit()
 
     def run(self):
         self.start()

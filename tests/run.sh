@@ -33,6 +33,7 @@ suite grader python3 tests/test_grader.py
 suite gdb tests/test_gdb.sh
 suite starters tests/test_starters.sh
 suite handouts python3 tests/test_handouts.py
+suite replay python3 tests/test_replay.py
 
 passed=$(grep -c '^TEST .*: ok' "$log")
 failed=$(grep -c '^TEST .*: FAIL' "$log")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_replay.py: record a lab run, replay it, and go back in GDB to the write that broke it.
 
-    tests/test_replay.py [--lab N] [--burst] [--keep]
+    tests/test_replay.py [--lab N] [--burst] [--no-snapshots]
 
 Two scenarios, the two walkthroughs of handouts/gdb.md ("Going backwards"):
 
@@ -28,8 +28,9 @@ sent line by line at the prompts as scripted input, and prints:
                                     last prompt's snapshot, not from the boot
 
 --burst records with unpaced input (scripts/rr.py --burst): the record checks must fail.
+--no-snapshots records without the prompt snapshots: snapshots and who-wrote must fail.
 The kernels are the tree's own (make builds them) on private ISOs with the grader's
-programs, in build/rrtest/ (kept for reading; --keep is the default there). Every QEMU
+programs; recordings, logs and GDB transcripts stay in build/rrtest/. Every QEMU
 started is killed before the script exits. Exit status 1 if any check failed.
 """
 
@@ -159,7 +160,7 @@ def build(tmp):
     return None
 
 
-def record(n, sc, tmp, burst):
+def record(n, sc, tmp, burst, no_snapshots):
     """Record scenario n into tmp/recN; returns (dir, seconds) or (None, why)."""
     d = os.path.join(tmp, "rec%d" % n)
     argv = [sys.executable, "scripts/rr.py", "record", "--phase", str(n), "--dir", d,
@@ -167,6 +168,8 @@ def record(n, sc, tmp, burst):
             "--elf", os.path.join(tmp, "phase%d" % n, "kernel.elf")]
     if burst:
         argv.append("--burst")
+    if no_snapshots:
+        argv.append("--no-snapshots")
     t0 = time.time()
     with open(os.path.join(tmp, "record%d.out" % n), "wb") as out:
         p = start(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
@@ -186,6 +189,10 @@ def check_record(n, sc, d):
     with open(os.path.join(d, "serial.log"), "rb") as f:
         log = f.read().decode(errors="replace")
     missing = [e for e in sc["expect"] if e not in log]
+    refused = [line for line in log.splitlines() if line.startswith("qemu-system-x86_64:")]
+    if refused:
+        report(name, "QEMU refused the recording: %s" % " / ".join(refused))
+        return False
     if missing:
         report(name, "the recorded run lacks %s: the command did not arrive whole"
                % ", ".join(repr(m) for m in missing),
@@ -294,6 +301,9 @@ def main():
     ap.add_argument("--lab", type=int, choices=sorted(SCENARIOS))
     ap.add_argument("--burst", action="store_true",
                     help="record with unpaced input: the record checks must fail")
+    ap.add_argument("--no-snapshots", action="store_true",
+                    help="record without the prompt snapshots: the snapshots and "
+                    "who-wrote checks must fail")
     args = ap.parse_args()
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -306,7 +316,7 @@ def main():
     for n, sc in sorted(SCENARIOS.items()):
         if args.lab and n != args.lab:
             continue
-        d, secs = record(n, sc, OUT, args.burst)
+        d, secs = record(n, sc, OUT, args.burst, args.no_snapshots)
         if d is None:
             report("rr-lab%d-record" % n, secs)
             continue
