@@ -197,7 +197,7 @@ def kstack_where(addr):
         out = gdb.execute("kstack-where 0x%x" % addr, to_string=True)
     except gdb.error:
         return []
-    return [line for line in out.splitlines() if line.strip()]
+    return [line for line in out.splitlines() if line.strip() and not line.startswith("+")]
 
 
 def backtrace(frame, limit=200):

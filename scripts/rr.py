@@ -376,6 +376,8 @@ def cmd_replay(args):
                                     os.path.join(d, "kernel.elf")],
                                    stdout=subprocess.PIPE, check=True,
                                    universal_newlines=True).stdout)
+            # A prompt of its own: reverse execution and who-wrote work here.
+            f.write("set prompt (gdb-replay) \n")
         sys.stderr.write("rr: replay of %s halted; in another terminal: make gdb "
                          "(port %d)\n" % (os.path.relpath(d, ROOT), args.gdb))
     log_path = args.log or os.path.join(d, "replay.log")

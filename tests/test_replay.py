@@ -26,6 +26,9 @@ sent line by line at the prompts as scripted input, and prints:
                                     init lines, then the walkthrough's commands) names
                                     the writer: process, function, and replays from the
                                     last prompt's snapshot, not from the boot
+    TEST rr-handout: ok|FAIL        every `(gdb-replay) ` command handouts/gdb.md shows
+                                    ran in these sessions and printed the lines shown
+                                    under it (numbers aside; both labs must have run)
 
 --burst records with unpaced input (scripts/rr.py --burst): the record checks must fail.
 --no-snapshots records without the prompt snapshots: snapshots and who-wrote must fail.
@@ -58,7 +61,8 @@ SCENARIOS = {
                    "[k] kstack-clobbered pid=1 frame-owner=2",
                    "[k] kill pid=1 reason=kstack-clobbered"],
         "prompts": 2,
-        "gdb": ["hbreak proc_kill", "continue", "up", "rr-now", "who-wrote &tf->err"],
+        "gdb": ["hbreak proc_kill", "continue", "up", "p tf->err", "rr-now",
+                "who-wrote &tf->err", "who-wrote &tf->err"],
         "writer": [r"process: pid 2 \(sleeper\)", r"in:\s+syscall_dispatch "],
     },
     2: {
@@ -66,8 +70,8 @@ SCENARIOS = {
         "expect": ["[k] spawn pid=2 prog=t_burn", "[k] exit pid=2 status=0",
                    "[k] panic msg="],
         "prompts": 1,
-        "gdb": ["hbreak panic_trap", "continue", "kstack-where tf->rsp",
-                "rr-now", "who-wrote current->ctx.rbp"],
+        "gdb": ["hbreak panic_trap", "continue", "kstack-where tf->rsp", "p current->pid",
+                "x/2gx current->ctx.rbp", "rr-now", "who-wrote current->ctx.rbp"],
         "writer": [r"process: pid 2 \(t_burn\)", r"in:\s+burn "],
     },
 }
@@ -263,7 +267,7 @@ def check_who_wrote(n, sc, d, tmp):
             return None
         script = os.path.join(tmp, "who%d.gdb" % n)
         with open(script, "w") as f:
-            f.write("\n".join(sc["gdb"]) + "\n")
+            f.write("\n".join(["set trace-commands on"] + sc["gdb"]) + "\n")
         t0 = time.time()
         try:
             r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-x", gdbinit, "-x", script],
@@ -294,6 +298,56 @@ def check_who_wrote(n, sc, d, tmp):
     else:
         report(name)
     return secs
+
+
+REPLAY_PROMPT = "(gdb-replay) "
+
+
+def handout_blocks(path):
+    """[(line number, command, [promised lines])] of every `(gdb-replay) ` line in the
+    fenced blocks of path (the replay sessions of "Going backwards")."""
+    out, fenced, cur = [], False, None
+    with open(path) as f:
+        for no, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if line.startswith("```"):
+                fenced, cur = not fenced, None
+            elif fenced and line.startswith(REPLAY_PROMPT):
+                cur = (no, line[len(REPLAY_PROMPT):].strip(), [])
+                out.append(cur)
+            elif fenced and line.startswith("(gdb) "):
+                cur = None
+            elif fenced and cur is not None and line.strip() not in ("", "...", "\u2026"):
+                cur[2].append(line)
+    return out
+
+
+def check_handout(path, transcripts):
+    """Every (gdb-replay) command of the handout was run by a session here, and the
+    lines shown under it came out of one run of it (numbers aside), as
+    tests/gdb_check.py checks the (gdb) blocks."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import gdb_check
+    ran = {}
+    for text in transcripts:
+        for c, o in gdb_check.transcript(text):
+            ran.setdefault(gdb_check._shape(c), []).append(o.splitlines())
+    blocks = handout_blocks(path)
+    if not blocks:
+        return report("rr-handout", "%s shows no (gdb-replay) session" % path)
+    for no, cmd, promised in blocks:
+        outs = ran.get(gdb_check._shape(cmd))
+        where = "%s:%d" % (os.path.relpath(path, ROOT), no)
+        if outs is None:
+            return report("rr-handout", "%s: `%s` is not a command these sessions run"
+                          % (where, cmd))
+        if not any(all(any(gdb_check._promise_matches(p, ln) for ln in o) for p in promised)
+                   for o in outs):
+            bad = [p for p in promised if not any(gdb_check._promise_matches(p, ln)
+                                                  for o in outs for ln in o)]
+            return report("rr-handout", "%s: `%s` never printed %r" % (where, cmd,
+                                                                       (bad or promised)[0]))
+    report("rr-handout")
 
 
 def main():
@@ -331,6 +385,13 @@ def main():
         secs = check_who_wrote(n, sc, d, OUT)
         if secs is not None:
             print("rr-lab%d: GDB session (to the event, then who-wrote) %.1f s" % (n, secs))
+    outs = sorted(glob.glob(os.path.join(OUT, "who*.out")))
+    if not args.lab and len(outs) == len(SCENARIOS):
+        texts = []
+        for o in outs:
+            with open(o) as f:
+                texts.append(f.read())
+        check_handout(os.path.join(ROOT, "handouts", "gdb.md"), texts)
     return 1 if failures else 0
 
 
