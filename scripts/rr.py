@@ -116,6 +116,7 @@ class Recorder:
         self.out_total = 0                      #   its length
         self.out_tail = b""                     #   and its last 4 KiB
         self.prompts = 0
+        self.requests = 0                       # snapshots taken on Ctrl-A s
         self.prompt_ev = threading.Event()
         self.snaps = []
         self.quitting = False
@@ -223,7 +224,7 @@ class Recorder:
                 self.out_total += len(data)
                 self.out_tail = (self.out_tail + data)[-4096:]
                 self.out_cond.notify_all()
-            sys.stdout.buffer.write(data.replace(b"\n", b"\r\n") if self.tty else data)
+            sys.stdout.buffer.write(data)     # the kernel writes CRLF itself
             sys.stdout.buffer.flush()
             tail = (tail + data)[-64:]
             if PROMPT_RE.search(tail):
@@ -264,7 +265,8 @@ class Recorder:
                     if c in (b"s", b"S"):
                         self.send(out)
                         out = b""
-                        name = "user%d" % (len(self.snaps) + 1)
+                        self.requests += 1
+                        name = "user%d" % self.requests
                         if self.snapshot(name):
                             sys.stderr.write("\r\n[rr: snapshot %s]\r\n" % name)
                         continue
