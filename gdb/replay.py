@@ -15,6 +15,7 @@
 # instruction. Every failure is one line starting with the command's name.
 
 import re
+import time
 
 import gdb
 
@@ -141,7 +142,9 @@ write before that one) all work. Needs `make labN-replay-gdb`."""
                                 gdb.BP_WATCHPOINT, gdb.WP_WRITE, internal=True)
             gdb.write("who-wrote: going back from instruction %d to the last write to "
                       "0x%x (%d bytes)...\n" % (now, addr, length))
+            t0 = time.time()
             gdb.execute("reverse-continue", to_string=True)
+            self.secs = time.time() - t0
             when = icount()
             if when == 0 or when >= now:
                 raise RRError("no write to 0x%x between the start of the recording and "
@@ -175,6 +178,7 @@ write before that one) all work. Needs `make labN-replay-gdb`."""
         gdb.write("who-wrote: the last write to 0x%x before instruction %d\n" % (addr, now))
         gdb.write("  when:    instruction %d (%d instructions earlier; guest time "
                   "%.6f s)\n" % (when, now - when, (when << ICOUNT_SHIFT) / 1e9))
+        gdb.write("  search:  reverse-continue took %.1f s\n" % self.secs)
         gdb.write("  value:   %s -> %s%s\n" % (val(old), val(new),
                   "" if new == after else "  (now %s: written again later)" % val(after)))
         gdb.write("  process: %s\n" % ("pid %d (%s)" % who if who else

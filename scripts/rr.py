@@ -44,6 +44,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -120,14 +121,14 @@ class Recorder:
         self.prompt_ev = threading.Event()
         self.snaps = []
         self.quitting = False
-        self.qmp_path = os.path.join(d, "qmp.sock")
+        # A short path: a unix socket's name is limited to 107 bytes.
+        self.qmp_dir = tempfile.mkdtemp(prefix="rr.")
+        self.qmp_path = os.path.join(self.qmp_dir, "qmp.sock")
         self.qemu = None
         self.qmp = None
         self.log = None
 
     def start(self):
-        if os.path.exists(self.qmp_path):
-            os.unlink(self.qmp_path)
         argv = qemu_argv(self.d, "record", self.args.cpus,
                          ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path])
         self.log = open(os.path.join(self.d, "serial.log"), "wb")
@@ -141,6 +142,9 @@ class Recorder:
                 if self.qemu.poll() is not None:
                     break
                 time.sleep(0.05)
+        if self.qmp is None and self.qemu.poll() is None:
+            sys.stderr.write("rr.py: no QMP connection to QEMU: no snapshots at the "
+                             "prompts, and Ctrl-A x kills QEMU\r\n")
 
     def hmp(self, cmd):
         with self.qmp_lock:
@@ -323,6 +327,7 @@ class Recorder:
                 import termios
                 termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
         self.log.close()
+        shutil.rmtree(self.qmp_dir, ignore_errors=True)
         return status
 
 
