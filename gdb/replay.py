@@ -59,16 +59,25 @@ def snapshots():
     return sorted(snaps, key=lambda s: s[1])
 
 
-def who_is_running():
-    """(pid, name) of `current`, or None when the kernel has no process yet."""
-    try:
-        cur = gdb.parse_and_eval("current")
-        if _u64(cur) == 0:
-            return None
-        name = cur["name"].string(length=16).split("\0")[0]
-        return int(cur["pid"]), name
-    except (gdb.error, gdb.MemoryError, UnicodeDecodeError):
-        return None
+# Where the running process is found: `current` (one CPU), then per-CPU guesses for a
+# kernel that keeps one per CPU; %d is the CPU's index.
+CURRENT_EXPRS = ("current", "cpus[%d].current", "percpu[%d].current", "cpu_data[%d].current")
+
+
+def who_is_running(cpu):
+    """'pid P (NAME)' of the process running on cpu, or why it cannot be told."""
+    for expr in CURRENT_EXPRS:
+        try:
+            cur = gdb.parse_and_eval(expr % cpu if "%d" in expr else expr)
+            if cur.type.strip_typedefs().code != gdb.TYPE_CODE_PTR:
+                continue
+            if _u64(cur) == 0:
+                return "none (%s is NULL: no process yet)" % expr
+            name = cur["name"].string(length=16).split("\0")[0]
+            return "pid %d (%s)" % (int(cur["pid"]), name)
+        except (gdb.error, gdb.MemoryError, UnicodeDecodeError):
+            continue
+    return "unknown (no `current` this helper can read)"
 
 
 def read_bytes(addr, n):
@@ -169,7 +178,7 @@ write before that one) all work. Needs `make labN-replay-gdb`."""
         frame = gdb.newest_frame()
         pc = frame.pc()
         thread = gdb.selected_thread()
-        who = who_is_running()
+        who = who_is_running(thread.num - 1)
         insn = frame.architecture().disassemble(pc)[0]["asm"]
         sal = frame.find_sal()
         where = frame.name() or "??"
@@ -181,8 +190,7 @@ write before that one) all work. Needs `make labN-replay-gdb`."""
         gdb.write("  search:  reverse-continue took %.1f s\n" % self.secs)
         gdb.write("  value:   %s -> %s%s\n" % (val(old), val(new),
                   "" if new == after else "  (now %s: written again later)" % val(after)))
-        gdb.write("  process: %s\n" % ("pid %d (%s)" % who if who else
-                                      "none (no process was current)"))
+        gdb.write("  process: %s\n" % who)
         gdb.write("  cpu:     %d\n" % (thread.num - 1))
         gdb.write("  insn:    0x%x <%s>: %s\n" % (pc, where, insn))
         gdb.write("  in:      %s\n" % where)
