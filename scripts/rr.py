@@ -332,6 +332,10 @@ class Recorder:
 
 
 def cmd_record(args):
+    if args.cpus != 1:
+        die("QEMU's record/replay records one CPU only (QEMU 7.2 refuses -smp %d with "
+            "'Record/replay feature is not supported for smp'): record with CPUS=1"
+            % args.cpus)
     d = rr_dir(args)
     b = os.path.join(ROOT, "build", "phase%d" % args.phase)
     src = {"boot.iso": args.iso or os.path.join(b, "boot.iso"),
@@ -354,6 +358,10 @@ def cmd_record(args):
     secs = time.time() - t0
     size = os.path.getsize(os.path.join(d, "record.bin")) if \
         os.path.exists(os.path.join(d, "record.bin")) else 0
+    if size == 0:
+        sys.stderr.write("\nrr: nothing was recorded: QEMU refused or failed (its message "
+                         "is above)\n")
+        return status or 1
     sys.stderr.write("\nrr: recorded %.1f s into %s (record.bin %d KiB; snapshots: boot%s)\n"
                      % (secs, os.path.relpath(d, ROOT), size // 1024,
                         "".join(", " + s for s in rec.snaps)))
