@@ -4,7 +4,7 @@
 #                          size of what ADDR points to, else 8) and say who made it:
 #                          the process (current), the CPU, the instruction, the function
 #                          and its backtrace, and when (the replay's instruction count)
-#   rr-now                 where the replay is: instruction count, guest time, and the
+#   rr-now                 where the replay is: its instruction count, and the
 #                          snapshots a reverse step can start from
 #
 # Both need a replay (`make labN-replay-gdb`): QEMU's record/replay is what makes going
@@ -20,7 +20,6 @@ import time
 import gdb
 
 ICOUNT_RE = re.compile(r"instruction count = (\d+)")
-ICOUNT_SHIFT = 0        # scripts/rr.py records with -icount shift=0: 1 ns per instruction
 
 
 class RRError(Exception):
@@ -185,8 +184,8 @@ write before that one) all work. Needs `make labN-replay-gdb`."""
         if sal.symtab is not None:
             where += " (%s:%d)" % (sal.symtab.filename, sal.line)
         gdb.write("who-wrote: the last write to 0x%x before instruction %d\n" % (addr, now))
-        gdb.write("  when:    instruction %d (%d instructions earlier; guest time "
-                  "%.6f s)\n" % (when, now - when, (when << ICOUNT_SHIFT) / 1e9))
+        gdb.write("  when:    instruction %d of the run (%d instructions before the "
+                  "one you asked from)\n" % (when, now - when))
         gdb.write("  search:  reverse-continue took %.1f s\n" % self.secs)
         gdb.write("  value:   %s -> %s%s\n" % (val(old), val(new),
                   "" if new == after else "  (now %s: written again later)" % val(after)))
@@ -248,12 +247,12 @@ def backtrace(frame, limit=200):
 class RRNowCommand(RRCommand):
     """Where the replay is: rr-now
 
-Prints the instruction count, the guest time it stands for, and the snapshots a
+Prints the instruction count (instructions run since the boot), and the snapshots a
 reverse step can replay from (boot, and promptK: one per monitor prompt)."""
 
     def run(self, arg):
         n = icount()
-        gdb.write("instruction %d (guest time %.6f s)\n" % (n, (n << ICOUNT_SHIFT) / 1e9))
+        gdb.write("instruction %d of the run\n" % n)
         snaps = snapshots()
         if snaps:
             before = [s for s in snaps if s[1] <= n]
