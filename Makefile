@@ -55,7 +55,10 @@ help:
 	@echo "make progs         build the grader's test programs into build/grader/progs/"
 	@echo "make labN-qemu     boot lab N with the serial console on this terminal (Ctrl-A x quits)"
 	@echo "make labN-qemu-gdb boot lab N halted, waiting for 'make gdb' on port $(GDBPORT)"
-	@echo "make gdb           attach GDB to the kernel started by labN-qemu-gdb"
+	@echo "make labN-record   boot lab N like labN-qemu, recording the run (build/phaseN/rr/)"
+	@echo "make labN-replay   replay that recording: the same serial output, no input"
+	@echo "make labN-replay-gdb  replay it halted for 'make gdb' (reverse-stepi, reverse-continue, who-wrote)"
+	@echo "make gdb           attach GDB to the kernel started by labN-qemu-gdb or labN-replay-gdb"
 	@echo "make grade-labN    grade lab N;  make grade: every lab"
 # INSTRUCTOR ONLY BEGIN
 	@echo "make test          every test; ends with 'N passed, N failed'"
@@ -164,6 +167,23 @@ lab$(1)-qemu-gdb:
 grade-lab$(1):
 	@$$(MAKE) --no-print-directory deps
 	$$(PYTHON) grader/grade.py --lab $(1)
+
+# Record/replay (scripts/rr.py): the recording, its snapshots and copies of the ISO and
+# kernel.elf go to $$(B$(1))/rr/. One CPU unless CPUS= says otherwise (QEMU 7.2 records
+# only one: rr.py says so).
+.PHONY: lab$(1)-record lab$(1)-replay lab$(1)-replay-gdb
+lab$(1)-record:
+	@$$(MAKE) --no-print-directory deps
+	@scripts/deps.sh qemu-img
+	@$$(MAKE) --no-print-directory lab$(1)
+	@echo "recording lab $(1) (TCG, -icount rr=record); Ctrl-A x ends, Ctrl-A s takes a snapshot"
+	$$(PYTHON) scripts/rr.py record --phase $(1) --cpus $$(or $$(CPUS),1)
+
+lab$(1)-replay:
+	$$(PYTHON) scripts/rr.py replay --phase $(1)
+
+lab$(1)-replay-gdb:
+	$$(PYTHON) scripts/rr.py replay --phase $(1) --gdb $(GDBPORT)
 
 -include $$(shell find $$(B$(1)) -name '*.d' 2>/dev/null)
 endef

@@ -18,6 +18,7 @@
 deps_package() {
 	case "$1" in
 	qemu-system-x86_64) echo qemu-system-x86 ;;
+	qemu-img) echo qemu-utils ;;
 	grub-mkrescue) echo grub-common ;;
 	xorriso) echo xorriso ;;
 	mformat) echo mtools ;;
@@ -32,7 +33,7 @@ deps_package() {
 }
 
 # Every tool of the table, for a call without TOOL arguments.
-DEPS_ALL="qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gdb gcc make python3"
+DEPS_ALL="qemu-system-x86_64 qemu-img grub-mkrescue xorriso mformat nasm musl-gcc gdb gcc make python3"
 
 # Where grub-mkrescue finds the modules for a BIOS-bootable ISO (override for tests).
 GRUB_BIOS_DIR=${GRUB_BIOS_DIR:-/usr/lib/grub/i386-pc}

@@ -34,6 +34,7 @@ suite gdb tests/test_gdb.sh
 suite starters tests/test_starters.sh
 suite docs python3 tests/test_docs.py
 suite handouts python3 tests/test_handouts.py
+suite replay python3 tests/test_replay.py
 
 passed=$(grep -c '^TEST .*: ok' "$log")
 failed=$(grep -c '^TEST .*: FAIL' "$log")
