@@ -89,6 +89,7 @@ STARTER = {
         "scripts/gdbinit.sh",
         "scripts/mkinitrd.sh",
         "scripts/mkiso.sh",
+        "scripts/rr.py",                # make labN-record / -replay / -replay-gdb
         "grader/README.md",             # from STARTER_VERSION
         "grader/*.py",                  # the public grader and its tests
         "grader/progs/*.c",

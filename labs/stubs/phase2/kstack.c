@@ -103,10 +103,10 @@ kstack_ist(int vector __unused)
 	return 0;
 }
 
-int
+void
 kstack_double_fault(struct trapframe *tf __unused)
 {
-	return 0;
+	// Returns: trap() then panics, as for any double fault that kills no process.
 }
 
 u64
