@@ -25,7 +25,7 @@ sys_write(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __u
 		return -EBADF;
 	if (!user_range_ok(buf, len, 0))
 		return -EFAULT;
-	console_write((const char *)buf, len);
+	console_write_user((const char *)buf, len);
 	return len;
 }
 
@@ -51,7 +51,7 @@ sys_writev(u64 fd, u64 uiov, u64 cnt, u64 a3 __unused, u64 a4 __unused, u64 a5 _
 	}
 	for (u64 i = 0; i < cnt; i++) {
 		copy_from_user(&iov, uiov + i * sizeof iov, sizeof iov);
-		console_write((const char *)iov.base, iov.len);
+		console_write_user((const char *)iov.base, iov.len);
 	}
 	return total;
 }

@@ -98,6 +98,45 @@ def phase_checks(p, m):
                "base %s" % [hex(b) for b in base])
 
 
+# Every character some reader takes for a line break (str.splitlines, a terminal's
+# CR/BS/escape sequences): a forged line must not start after any of them.
+READER_BREAKS = re.compile("\r\n|[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def raw_cmd(m, line, timeout=30):
+    """Type line; the serial text up to the next prompt, CRs and all."""
+    m.commands.append(line)
+    m.proc.stdin.write(line.encode() + b"\r")
+    m.proc.stdin.flush()
+    return m._until_prompt("after `%s`" % line, timeout)
+
+
+def forge_check(p, m):
+    """Issue 10 item 8: a ring-3 program writing `[k] ...` in every way it can
+    (user/forge.c) produces no serial line that reads as a kernel line; the only
+    [k] lines are the kernel's own spawn and exit lines."""
+    t = "kernel-p%d-" % p
+    # Phase 1 cannot have two processes blocked in the kernel at once: no partner.
+    cmd = "run forge" if p == 1 else "run forge 300 & hello & sleeper 450 1"
+    try:
+        text = raw_cmd(m, cmd)
+    except gradelib.Verdict as v:
+        report(t + "forge-no-kernel-lines", False, "the reader took a forged line for the "
+               "kernel's: %s %s" % (v.kind, v))
+        raise
+    lines = [ln.strip(" \t") for ln in READER_BREAKS.split(text)]
+    spawned = dict(re.findall(r"^\[k\] spawn pid=(\d+) prog=(\w+)$", text.replace("\r", ""), re.M))
+    genuine = set("[k] spawn pid=%s prog=%s" % kv for kv in spawned.items())
+    genuine |= set("[k] exit pid=%s status=0" % pid for pid in spawned)
+    forged = [ln for ln in lines if ln.startswith("[k]") and ln not in genuine]
+    report(t + "forge-no-kernel-lines", not forged and "forge: done" in lines,
+           "forged kernel lines: %s" % forged[:4] if forged else "no `forge: done`")
+    exits = [ln for ln in lines if ln.startswith("[k] exit")]
+    report(t + "forge-real-exits", len(spawned) == (1 if p == 1 else 3) and
+           sorted(exits) == sorted("[k] exit pid=%s status=0" % pid for pid in spawned),
+           "spawned %s, exit lines %s" % (spawned, exits))
+
+
 def halt_check(p, m):
     m.proc.stdin.write(b"halt\r")
     m.proc.stdin.flush()
@@ -122,6 +161,7 @@ def main():
             check("kernel-p%d-ready" % p, lines, r"^\[k\] ready$")
             monitor_checks(p, m)
             phase_checks(p, m)
+            forge_check(p, m)
             halt_check(p, m)
         except gradelib.Verdict as v:
             report("kernel-p%d-monitor" % p, False, "%s: %s (log %s)" % (v.kind, v, log))
