@@ -77,7 +77,7 @@ _start:
 	mov [boot_pml4 + 511 * 8], eax
 
 	mov eax, cr4
-	or eax, (1 << 5) | (1 << 9) | (1 << 10)   ; PAE, OSFXSR, OSXMMEXCPT
+	or eax, (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) ; PAE, MCE, OSFXSR, OSXMMEXCPT
 	mov cr4, eax
 	mov eax, boot_pml4
 	mov cr3, eax

@@ -6,8 +6,11 @@ and phase 1's visible flaw. One line per check: "TEST kernel-pN-<what>: ok|FAIL 
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
@@ -137,6 +140,90 @@ def forge_check(p, m):
            "spawned %s, exit lines %s" % (spawned, exits))
 
 
+def hmp(m, command):
+    """One QEMU human-monitor command through the machine's QMP socket."""
+    q = m._qmp()
+    if q is None:
+        raise gradelib.Verdict("exit", "no QMP socket to send `%s`" % command)
+    with q:
+        return q.call("human-monitor-command", **{"command-line": command})
+
+
+def send_until(m, line, marker, timeout=30):
+    """Type line, then read until marker appears in the output (or raise)."""
+    m.commands.append(line)
+    m.proc.stdin.write(line.encode() + b"\r")
+    m.proc.stdin.flush()
+    deadline = time.monotonic() + timeout
+    while marker not in m.buf[m.pos:]:
+        m._check_panic()
+        if m.eof or time.monotonic() > deadline:
+            raise gradelib.Verdict("timeout", "no `%s` after `%s`" % (marker, line))
+        m._fill(min(deadline, time.monotonic() + 0.2))
+
+
+NMI_LINE = re.compile(r"^\[k\] nmi cpu=0 rip=(0x[0-9a-f]+)$")
+USER_END = 0x800000000000
+
+
+def nmi_rips(lines):
+    return [int(mo.group(1), 16) for ln in lines for mo in [NMI_LINE.match(ln)] if mo]
+
+
+def nmi_checks(p, m):
+    """Issue 10 item 3: an NMI is logged and returns wherever it lands (kernel idle,
+    a ring-3 spin, a ring-3 getpid loop); it never kills or panics."""
+    t = "kernel-p%d-nmi-" % p
+    hmp(m, "nmi")
+    deadline = time.monotonic() + 10
+    while "[k] nmi" not in m.buf[m.pos:] and time.monotonic() < deadline and not m.eof:
+        m._check_panic()
+        m._fill(time.monotonic() + 0.2)
+    lines = m.cmd("ps")
+    rips = nmi_rips(lines)
+    report(t + "idle", len(rips) == 1 and rips[0] >= 0xffffffff80000000 and
+           any(re.match(r"^\s+0\s+running\s+monitor$", ln) for ln in lines),
+           "want one [k] nmi in the kernel, then ps: %s" % lines[-6:])
+    for mode in ("spin", "getpid"):
+        send_until(m, "run busy %s 1500" % mode, "busy: ready")
+        for _ in range(3):
+            hmp(m, "nmi")
+            time.sleep(0.1)
+        lines = gradelib._lines(m._until_prompt("after busy %s" % mode, 60))
+        rips = nmi_rips(lines)
+        user = [r for r in rips if r < USER_END]
+        ok = (len(rips) == 3 and any(re.match(r"^\[k\] exit pid=\d+ status=0$", ln) for ln in lines)
+              and any(ln.startswith("busy: done mode=" + mode) for ln in lines)
+              and not any(ln.startswith("[k] kill") for ln in lines))
+        if mode == "spin":
+            ok = ok and bool(user)
+        report(t + "ring3-" + mode, ok, "want 3 [k] nmi lines%s and a clean exit: %s"
+               % (" (one in ring 3)" if mode == "spin" else "", lines[-8:]))
+
+
+def mce_check(p, iso, qmp):
+    """Issue 10 item 3: a machine check is a panic that says so (QEMU exits 3)."""
+    log = os.path.join(ROOT, "build", "test-kernel", "phase%d-mce.log" % p)
+    m = gradelib.Machine(iso, p, log)
+    try:
+        m.start(qmp=qmp)
+        m.boot()
+        try:
+            hmp(m, "mce 0 0 0xb200000000000000 0x5 0 0")
+        except (OSError, gradelib.QmpError):
+            pass            # QEMU may be gone before it answers: the panic exits it
+        m.cmd("ps")
+        report("kernel-p%d-mce-panic" % p, False, "the kernel went on after #MC")
+    except gradelib.Verdict as v:
+        got = " ".join(v.got or [])
+        report("kernel-p%d-mce-panic" % p, v.kind == "panic" and
+               re.search(r'^\[k\] panic msg="machine check \(#MC\)', got or "") is not None
+               and m._exit_status() == 3,
+               "%s: %s %s (log %s)" % (v.kind, v, (v.got or [])[:2], log))
+    finally:
+        m.close()
+
+
 def halt_check(p, m):
     m.proc.stdin.write(b"halt\r")
     m.proc.stdin.flush()
@@ -149,24 +236,30 @@ def halt_check(p, m):
 
 def main():
     phases = [int(a) for a in sys.argv[1:]] or [1, 2, 3]
+    tmp = tempfile.mkdtemp(prefix="stacklabs-kernel-")
     for p in phases:
         if not build(p):
             continue
         log = os.path.join(ROOT, "build", "test-kernel", "phase%d.log" % p)
-        m = gradelib.Machine(os.path.join(ROOT, "build", "phase%d" % p, "boot.iso"), p, log)
+        iso = os.path.join(ROOT, "build", "phase%d" % p, "boot.iso")
+        m = gradelib.Machine(iso, p, log)
+        qmp = os.path.join(tmp, "p%d.qmp" % p)
         try:
-            m.start()
+            m.start(qmp=qmp)
             lines = m.boot()
             check("kernel-p%d-boot-line" % p, lines, r"^\[k\] boot phase=%d mem=\d+KiB$" % p)
             check("kernel-p%d-ready" % p, lines, r"^\[k\] ready$")
             monitor_checks(p, m)
             phase_checks(p, m)
             forge_check(p, m)
+            nmi_checks(p, m)
             halt_check(p, m)
         except gradelib.Verdict as v:
             report("kernel-p%d-monitor" % p, False, "%s: %s (log %s)" % (v.kind, v, log))
         finally:
             m.close()
+        mce_check(p, iso, qmp)
+    shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
 
 
