@@ -87,7 +87,9 @@ _start:
 	wrmsr
 	mov eax, cr0
 	and eax, ~(1 << 2)                        ; EM off: SSE instructions allowed
-	or eax, (1 << 31) | (1 << 16) | (1 << 1)  ; PG, WP, MP
+	; PG, AM (EFLAGS.AC checks alignment in ring 3: #AC), WP, NE (x87 errors raise #MF,
+	; not the legacy FERR# interrupt), MP
+	or eax, (1 << 31) | (1 << 18) | (1 << 16) | (1 << 5) | (1 << 1)
 	mov cr0, eax
 
 	lgdt [boot_gdt_ptr]
