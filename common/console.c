@@ -130,15 +130,14 @@ console_write_user(const char *s, size_t n)
 	}
 }
 
-// COM1 interrupt: move every waiting byte into the ring (dropping when full).
+// COM1 interrupt: move waiting bytes into the ring. When the ring is full the rest
+// stay in the UART, and QEMU holds back what follows until a reader makes room
+// (console_getc_nowait polls here): typed-ahead input is delayed, never dropped.
 void
 console_irq(void)
 {
-	while (inb(COM1 + UART_LSR) & LSR_DATA_READY) {
-		u8 c = inb(COM1 + UART_DATA);
-		if (in_tail - in_head < INBUF)
-			inbuf[in_tail++ % INBUF] = c;
-	}
+	while (in_tail - in_head < INBUF && (inb(COM1 + UART_LSR) & LSR_DATA_READY))
+		inbuf[in_tail++ % INBUF] = inb(COM1 + UART_DATA);
 }
 
 int

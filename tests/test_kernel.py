@@ -250,8 +250,12 @@ def mce_check(p, iso, qmp):
             hmp(m, "mce 0 0 0xb200000000000000 0x5 0 0")
         except (OSError, gradelib.QmpError):
             pass            # QEMU may be gone before it answers: the panic exits it
-        m.cmd("ps")
-        report("kernel-p%d-mce-panic" % p, False, "the kernel went on after #MC")
+        deadline = time.monotonic() + 30
+        while not m.eof and time.monotonic() < deadline:
+            m._check_panic()
+            m._fill(min(deadline, time.monotonic() + 0.2))
+        m._check_panic()
+        report("kernel-p%d-mce-panic" % p, False, "no [k] panic after #MC: %s" % m._tail(4))
     except gradelib.Verdict as v:
         got = " ".join(v.got or [])
         report("kernel-p%d-mce-panic" % p, v.kind == "panic" and
@@ -260,6 +264,55 @@ def mce_check(p, iso, qmp):
                "%s: %s %s (log %s)" % (v.kind, v, (v.got or [])[:2], log))
     finally:
         m.close()
+
+
+LINE_MAX = 1023     # characters the monitor takes in one line (common/monitor.c)
+NUSER = 63          # process slots for programs: NPROC - 1 (the monitor)
+
+
+def spawns(lines):
+    return [ln for ln in lines if re.match(r"^\[k\] spawn ", ln)]
+
+
+def monitor_line_checks(p, m):
+    """Issue 10 item 7: the monitor never drops input silently.  Lines of any length:
+    everything runs, or an error line says what was refused and nothing runs.  TAB is
+    a blank, escape sequences are ignored, typed-ahead input is kept, and one `run`
+    fills the process table (the program after that gets a [k] load-error)."""
+    t = "kernel-p%d-line-" % p
+    check(t + "tab", m.cmd("run\thello\tworld"), r"^Hello, world! \(pid \d+, argc 2\)$")
+    m.proc.stdin.write(b"\x1b[A\x1b[Bps\x1b[D\x1bOC\r")
+    m.proc.stdin.flush()
+    lines = gradelib._lines(m._until_prompt("after ps with arrow keys", 10))
+    report(t + "arrow-keys", any(re.match(r"^\s+0\s+running\s+monitor$", ln) for ln in lines)
+           and not any("unknown command" in ln for ln in lines), "got %s" % lines[-4:])
+    lines = m.cmd("run hello " + "x " * 700)
+    report(t + "too-long-refused", not spawns(lines) and any(re.match(
+        r"^error: line refused, nothing run: too long \(1410 characters, at most %d\)$"
+        % LINE_MAX, ln) for ln in lines), "got %s" % lines[-4:])
+    longest = "run hello"
+    lines = m.cmd(longest + " " * (LINE_MAX - len(longest) - 5) + "world")
+    check(t + "longest-runs", lines, r"^Hello, world! \(pid \d+, argc 2\)$")
+    lines = m.cmd("run hello\x01")
+    report(t + "control-refused", not spawns(lines) and any(
+        ln == "error: line refused, nothing run: control character 0x01" for ln in lines),
+        "got %s" % lines[-4:])
+    lines = m.cmd("run hello & & hello")
+    report(t + "empty-program-refused", not spawns(lines) and any(
+        ln.startswith("error: run: empty program") for ln in lines), "got %s" % lines[-4:])
+    # Typed ahead while a program runs: more than the kernel's 256-byte input ring.
+    m.proc.stdin.write(b"run busy spin 300\r" + b"run hello" + b" " * 600 + b"typeahead\r")
+    m.proc.stdin.flush()
+    m._until_prompt("after busy spin", 30)
+    check(t + "typeahead-kept", gradelib._lines(m._until_prompt("after the typed-ahead line", 30)),
+          r"^Hello, typeahead! \(pid \d+, argc 2\)$")
+    for n in (NUSER, NUSER + 1, 76):
+        lines = m.cmd("run " + " & ".join(["hello"] * n), timeout=120)
+        exits = [ln for ln in lines if re.match(r"^\[k\] exit pid=\d+ status=0$", ln)]
+        full = [ln for ln in lines if ln == '[k] load-error prog=hello reason="process table full"']
+        report("%sfill-%d" % (t, n), len(spawns(lines)) == NUSER and len(exits) == NUSER and
+               len(full) == n - NUSER, "%d programs: %d spawned, %d exited, %d load-errors"
+               % (n, len(spawns(lines)), len(exits), len(full)))
 
 
 def halt_check(p, m):
@@ -286,10 +339,12 @@ def main():
         qmp = os.path.join(tmp, "p%d.qmp" % p)
         try:
             m.start(qmp=qmp)
+            m.cap = 1 << 20
             lines = m.boot()
             check("kernel-p%d-boot-line" % p, lines, r"^\[k\] boot phase=%d mem=\d+KiB$" % p)
             check("kernel-p%d-ready" % p, lines, r"^\[k\] ready$")
             monitor_checks(p, m)
+            monitor_line_checks(p, m)
             phase_checks(p, m)
             forge_check(p, m)
             nmi_checks(p, m)
