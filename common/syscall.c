@@ -25,7 +25,7 @@ struct trapframe *syscall_tf;
 static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_read] = sys_read,
 	[SYS_write] = sys_write,
-	[SYS_mmap] = sys_mmap,
+	[SYS_mmap] = sys_mmap_checked,
 	[SYS_munmap] = sys_munmap,
 	[SYS_brk] = sys_brk,
 	[SYS_ioctl] = sys_ioctl,
@@ -38,6 +38,7 @@ static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_set_tid_address] = sys_set_tid_address,
 	[SYS_clock_gettime] = sys_clock_gettime,
 	[SYS_exit_group] = sys_exit,
+	[SYS_getcpu] = sys_getcpu,
 	[SYS_kstack_info] = sys_kstack_info,
 	[SYS_kstack_scribble] = sys_kstack_scribble,
 	[SYS_kstack_peek] = sys_kstack_peek,
@@ -60,7 +61,7 @@ syscall_init(void)
 void
 syscall_dispatch(struct trapframe *tf)
 {
-	u64 nr = tf->rax;
+	u32 nr = tf->rax;	// Linux: the number is an int; the upper half is ignored
 	long ret = -ENOSYS;
 	tf->err = current->pid;
 	syscall_tf = tf;

@@ -8,6 +8,8 @@
 
 #define TIOCGWINSZ 0x5413
 #define IOV_MAX 1024
+#define MAX_RW_COUNT 0x7ffff000UL	// INT_MAX & PAGE_MASK: Linux's cap on one read/write
+#define TTY_CHUNK 2048			// Linux's tty layer copies and writes this much at once
 #define READ_POLL_NS 10000000UL	// console read re-checks for input every 10 ms
 
 struct iovec {
@@ -18,63 +20,147 @@ struct winsize {
 	u16 row, col, xpixel, ypixel;
 };
 
+// Linux takes fds as unsigned int: the upper 32 bits of the register are ignored.
+static int
+fd_of(u64 fd)
+{
+	return (u32)fd;
+}
+
+// Where a write's bytes come from: one buffer (uiov == 0) or a user iovec array.
+struct wsrc {
+	u64 uiov;
+	struct iovec one;
+};
+
+static void
+wsrc_get(const struct wsrc *w, u64 i, struct iovec *iov)
+{
+	if (w->uiov)
+		copy_from_user(iov, w->uiov + i * sizeof *iov, sizeof *iov);
+	else
+		*iov = w->one;
+}
+
+// Walk n bytes of w from (*i, *off). emit = 0: are they all readable? emit = 1:
+// write them (and advance *i, *off). Zero-length iovecs are skipped.
+static int
+wsrc_walk(const struct wsrc *w, u64 *i, u64 *off, u64 n, int emit)
+{
+	u64 ii = *i, o = *off;
+	struct iovec iov;
+	while (n > 0) {
+		wsrc_get(w, ii, &iov);
+		u64 k = MIN(iov.len - o, n);
+		if (k > 0 && !emit && !user_range_ok(iov.base + o, k, 0))
+			return 0;
+		if (k > 0 && emit)
+			console_write_user((const char *)(iov.base + o), k);
+		n -= k;
+		o += k;
+		if (o == iov.len) {
+			ii++;
+			o = 0;
+		}
+	}
+	if (emit) {
+		*i = ii;
+		*off = o;
+	}
+	return 1;
+}
+
+// Write total bytes of w the way Linux's tty layer does (drivers/tty/tty_io.c,
+// iterate_tty_write): in chunks of TTY_CHUNK bytes, each copied whole before it is
+// written; a chunk that cannot be read whole ends the call. Returns the bytes
+// written, or -EFAULT if that is none.
+static long
+console_write_from(const struct wsrc *w, u64 total)
+{
+	u64 done = 0, i = 0, off = 0;
+	while (done < total) {
+		u64 n = MIN(total - done, TTY_CHUNK);
+		if (!wsrc_walk(w, &i, &off, n, 0))
+			return done ? (long)done : -EFAULT;
+		wsrc_walk(w, &i, &off, n, 1);
+		done += n;
+	}
+	return done;
+}
+
+// Linux order (fs/read_write.c): fd, access_ok of the whole range, then at most
+// MAX_RW_COUNT bytes.
 long
 sys_write(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __unused)
 {
-	if (fd != 1 && fd != 2)
+	if (fd_of(fd) != 1 && fd_of(fd) != 2)
 		return -EBADF;
-	if (!user_range_ok(buf, len, 0))
+	if (!user_access_ok(buf, len))
 		return -EFAULT;
-	console_write_user((const char *)buf, len);
-	return len;
+	struct wsrc w = { 0, { buf, len } };
+	return console_write_from(&w, MIN(len, MAX_RW_COUNT));
 }
 
-// All of the iovec array and every buffer are checked before anything is written.
+// Linux order (lib/iov_iter.c, __import_iovec): count, the array, every length as a
+// signed value (EINVAL), then access_ok of every buffer (EFAULT); the total is cut
+// to MAX_RW_COUNT. Then the bytes go out as sys_write's do.
 long
 sys_writev(u64 fd, u64 uiov, u64 cnt, u64 a3 __unused, u64 a4 __unused, u64 a5 __unused)
 {
 	struct iovec iov;
 	u64 total = 0;
-	if (fd != 1 && fd != 2)
+	if (fd_of(fd) != 1 && fd_of(fd) != 2)
 		return -EBADF;
 	if (cnt > IOV_MAX)
 		return -EINVAL;
+	if (cnt == 0)
+		return 0;
 	if (!user_range_ok(uiov, cnt * sizeof iov, 0))
 		return -EFAULT;
 	for (u64 i = 0; i < cnt; i++) {
 		copy_from_user(&iov, uiov + i * sizeof iov, sizeof iov);
-		if (!user_range_ok(iov.base, iov.len, 0))
-			return -EFAULT;
-		if (iov.len > (1UL << 62) - total)
+		if ((s64)iov.len < 0)
 			return -EINVAL;
-		total += iov.len;
 	}
 	for (u64 i = 0; i < cnt; i++) {
 		copy_from_user(&iov, uiov + i * sizeof iov, sizeof iov);
-		console_write_user((const char *)iov.base, iov.len);
+		if (!user_access_ok(iov.base, iov.len))
+			return -EFAULT;
+		total += MIN(iov.len, MAX_RW_COUNT - total);
 	}
-	return total;
+	struct wsrc w = { uiov, { 0, 0 } };
+	return console_write_from(&w, total);
 }
 
 // Block until at least one byte of console input, then return what is waiting
-// (up to len, stopping after a newline). CR arrives as LF, as from a tty.
+// (up to len, stopping after a newline). CR arrives as LF, as from a tty. Linux
+// order: fd, access_ok, then len 0 answers 0. A byte is taken from the input only
+// once its place in buf is known to be writable: a fault returns what was stored
+// (or -EFAULT if nothing), and loses no input.
 long
 sys_read(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __unused)
 {
-	if (fd != 0)
+	if (fd_of(fd) != 0)
 		return -EBADF;
+	if (!user_access_ok(buf, len))
+		return -EFAULT;
 	if (len == 0)
 		return 0;
-	if (!user_range_ok(buf, len, 1))
+	len = MIN(len, MAX_RW_COUNT);
+	if (!user_range_ok(buf, 1, 1))
 		return -EFAULT;
 	int c;
 	while ((c = console_getc_nowait()) < 0)
 		proc_sleep_until(time_ns() + READ_POLL_NS);
 	char *u = (char *)buf;
 	u64 n = 0;
-	do {
+	for (;;) {
 		u[n++] = c == '\r' ? '\n' : c;
-	} while (n < len && u[n - 1] != '\n' && (c = console_getc_nowait()) >= 0);
+		if (n == len || u[n - 1] == '\n' || !user_range_ok(buf + n, 1, 1))
+			break;
+		if ((c = console_getc_nowait()) < 0)
+			break;
+	}
 	return n;
 }
 
@@ -82,7 +168,7 @@ sys_read(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __un
 long
 sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3 __unused, u64 a4 __unused, u64 a5 __unused)
 {
-	if (fd > 2)
+	if ((u32)fd > 2)
 		return -EBADF;
 	if (req != TIOCGWINSZ)
 		return -ENOTTY;
