@@ -134,9 +134,9 @@ sys_writev(u64 fd, u64 uiov, u64 cnt, u64 a3 __unused, u64 a4 __unused, u64 a5 _
 
 // Block until at least one byte of console input, then return what is waiting
 // (up to len, stopping after a newline). CR arrives as LF, as from a tty. Linux
-// order: fd, access_ok, then len 0 answers 0. A byte is taken from the input only
-// once its place in buf is known to be writable: a fault returns what was stored
-// (or -EFAULT if nothing), and loses no input.
+// order: fd, access_ok, then len 0 answers 0. Unlike Linux (which would wait, then
+// fault part-way), a buffer that is not writable whole is refused before waiting,
+// so that no input is taken and lost: user/syscalls.c checks this.
 long
 sys_read(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __unused)
 {
@@ -147,20 +147,16 @@ sys_read(u64 fd, u64 buf, u64 len, u64 a3 __unused, u64 a4 __unused, u64 a5 __un
 	if (len == 0)
 		return 0;
 	len = MIN(len, MAX_RW_COUNT);
-	if (!user_range_ok(buf, 1, 1))
+	if (!user_range_ok(buf, len, 1))
 		return -EFAULT;
 	int c;
 	while ((c = console_getc_nowait()) < 0)
 		proc_sleep_until(time_ns() + READ_POLL_NS);
 	char *u = (char *)buf;
 	u64 n = 0;
-	for (;;) {
+	do {
 		u[n++] = c == '\r' ? '\n' : c;
-		if (n == len || u[n - 1] == '\n' || !user_range_ok(buf + n, 1, 1))
-			break;
-		if ((c = console_getc_nowait()) < 0)
-			break;
-	}
+	} while (n < len && u[n - 1] != '\n' && (c = console_getc_nowait()) >= 0);
 	return n;
 }
 
