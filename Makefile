@@ -39,7 +39,7 @@ COMMON_ASM := $(wildcard common/*.asm)
 USER_PROGS := $(patsubst user/%.c,build/user/%,$(wildcard user/*.c))
 GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grader/progs/*.c))
 
-.PHONY: all help deps test grade bench clean gdb handout gradescope \
+.PHONY: all help deps test grade bench fuzz clean gdb handout gradescope \
 	$(foreach n,$(PHASES),lab$(n) lab$(n)-qemu lab$(n)-qemu-gdb grade-lab$(n))
 
 all: $(foreach n,$(PHASES),lab$(n))
@@ -53,6 +53,7 @@ help:
 	@echo "make grade-labN    grade lab N;  make grade: every lab"
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
+	@echo "make fuzz          10^6 random system calls per phase (FUZZ_CALLS=, FUZZ_SEED=)"
 	@echo "make handout       student starter trees under build/handout/"
 	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
 	@echo "make clean         remove build/"
@@ -154,6 +155,13 @@ test:
 bench:
 	@$(MAKE) --no-print-directory deps
 	@$(PYTHON) scripts/bench.py
+
+# The system-call fuzzer (user/fuzz.c): the kernel must not panic, hang or lose a frame.
+FUZZ_CALLS ?= 1000000
+FUZZ_SEED ?= 1
+fuzz:
+	@$(MAKE) --no-print-directory deps
+	@$(PYTHON) scripts/fuzz.py --calls $(FUZZ_CALLS) --seed $(FUZZ_SEED)
 
 handout:
 	$(PYTHON) scripts/handout.py
