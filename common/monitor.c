@@ -76,8 +76,10 @@ cmd_run(int argc, char **argv)
 	for (int i = 1; i <= argc; i++) {
 		if (i < argc && strcmp(argv[i], "&") != 0)
 			continue;
-		argv[i] = NULL;
-		proc_spawn(argv[start], i - start, &argv[start]);
+		if (i > start) {	// always, after the check above
+			argv[i] = NULL;
+			proc_spawn(argv[start], i - start, &argv[start]);
+		}
 		start = i + 1;
 	}
 	while (proc_children() > 0) {
