@@ -43,10 +43,11 @@ class Result:
     def summary(self):
         rate = self.calls / self.seconds if self.seconds else 0.0
         seeds = "%d..%d" % (self.seeds[0], self.seeds[-1]) if self.seeds else "-"
+        verdict = self.verdict or ("held" if self.held() else "FRAMES LOST")
         return ("fuzz phase%d: %d calls in %d runs (seeds %s), %.0f calls/s, %d runs killed "
                 "by their own faults, pages before/after %s, %s" %
                 (self.phase, self.calls, self.runs, seeds, rate, len(self.killed),
-                 "/".join(map(str, self.pages)) or "?", self.verdict or "held"))
+                 "/".join(map(str, self.pages)) or "?", verdict))
 
 
 def memprobe(m):
