@@ -45,7 +45,7 @@ GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grad
 	$(foreach n,$(PHASES),lab$(n) lab$(n)-qemu lab$(n)-qemu-gdb grade-lab$(n))
 # A student's starter (scripts/handout.py) has none of the kit's own targets.
 # INSTRUCTOR ONLY BEGIN
-.PHONY: test bench handout gradescope
+.PHONY: test bench fuzz handout gradescope
 # INSTRUCTOR ONLY END
 
 all: $(foreach n,$(PHASES),lab$(n))
@@ -63,6 +63,7 @@ help:
 # INSTRUCTOR ONLY BEGIN
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
+	@echo "make fuzz          10^6 random system calls per phase (FUZZ_CALLS=, FUZZ_SEED=)"
 	@echo "make handout       student starter trees under build/handout/ (DEPTH=full: build/handout-full/)"
 	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
 # INSTRUCTOR ONLY END
@@ -212,6 +213,13 @@ test:
 bench:
 	@$(MAKE) --no-print-directory deps
 	@$(PYTHON) scripts/bench.py
+
+# The system-call fuzzer (user/fuzz.c): the kernel must not panic, hang or lose a frame.
+FUZZ_CALLS ?= 1000000
+FUZZ_SEED ?= 1
+fuzz:
+	@$(MAKE) --no-print-directory deps
+	@$(PYTHON) scripts/fuzz.py --calls $(FUZZ_CALLS) --seed $(FUZZ_SEED)
 
 # DEPTH=full: the course-length starters (larger exercises) in build/handout-full/.
 handout:

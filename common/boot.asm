@@ -77,7 +77,7 @@ _start:
 	mov [boot_pml4 + 511 * 8], eax
 
 	mov eax, cr4
-	or eax, (1 << 5) | (1 << 9) | (1 << 10)   ; PAE, OSFXSR, OSXMMEXCPT
+	or eax, (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) ; PAE, MCE, OSFXSR, OSXMMEXCPT
 	mov cr4, eax
 	mov eax, boot_pml4
 	mov cr3, eax
@@ -87,7 +87,9 @@ _start:
 	wrmsr
 	mov eax, cr0
 	and eax, ~(1 << 2)                        ; EM off: SSE instructions allowed
-	or eax, (1 << 31) | (1 << 16) | (1 << 1)  ; PG, WP, MP
+	; PG, AM (EFLAGS.AC checks alignment in ring 3: #AC), WP, NE (x87 errors raise #MF,
+	; not the legacy FERR# interrupt), MP
+	or eax, (1 << 31) | (1 << 18) | (1 << 16) | (1 << 5) | (1 << 1)
 	mov cr0, eax
 
 	lgdt [boot_gdt_ptr]

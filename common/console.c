@@ -22,6 +22,9 @@ static int vga_row, vga_col;
 static volatile u8 inbuf[INBUF];
 static volatile u32 in_head, in_tail;	// head: next to read; tail: next to write
 static char last_out;	// 0 at boot: the first [k] line starts a fresh line after GRUB's output
+// 1 while the serial line holds nothing but blanks since the last character that some
+// reader may take for a line break: console_write_user marks a '[' written there.
+static int line_fresh = 1;
 
 void
 console_init(void)
@@ -87,6 +90,8 @@ console_putc(char c)
 	uart_putc(c);
 	vga_putc(c);
 	last_out = c;
+	if (c != ' ' && c != '\t')
+		line_fresh = (u8)c < 0x20 || (u8)c >= 0x7f;
 }
 
 void
@@ -103,15 +108,36 @@ console_write(const char *s, size_t n)
 		console_putc(*s++);
 }
 
-// COM1 interrupt: move every waiting byte into the ring (dropping when full).
+// Write what a ring-3 program asked to write. No program may produce a serial line
+// that reads as a kernel event line ("[k] ..."), however it splits its writes and
+// whatever a reader takes for a line break (LF, CR, VT, FF, FS..RS, the UTF-8 of NEL
+// and U+2028/9, a terminal's cursor moves): a '[' with nothing but blanks before it
+// since such a break, or since the start of the line, is written as "\\[", and ESC
+// as "^[" so that no escape sequence moves a terminal's cursor. The state lives in
+// the console, so kernel lines written between two writes count too.
+void
+console_write_user(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == 0x1b) {
+			console_write("^[", 2);
+			continue;
+		}
+		if (c == '[' && line_fresh)
+			console_putc('\\');
+		console_putc(c);
+	}
+}
+
+// COM1 interrupt: move waiting bytes into the ring. When the ring is full the rest
+// stay in the UART, and QEMU holds back what follows until a reader makes room
+// (console_getc_nowait polls here): typed-ahead input is delayed, never dropped.
 void
 console_irq(void)
 {
-	while (inb(COM1 + UART_LSR) & LSR_DATA_READY) {
-		u8 c = inb(COM1 + UART_DATA);
-		if (in_tail - in_head < INBUF)
-			inbuf[in_tail++ % INBUF] = c;
-	}
+	while (in_tail - in_head < INBUF && (inb(COM1 + UART_LSR) & LSR_DATA_READY))
+		inbuf[in_tail++ % INBUF] = inb(COM1 + UART_DATA);
 }
 
 int

@@ -10,8 +10,10 @@
 #include "trap.h"
 #include "timer.h"
 
-#define LINE_MAX 256
-#define MAX_TOKENS 64
+// A line holds LINE_MAX - 1 characters: enough for a `run` of one program in every
+// process slot ("run " + 63 x "hello & "). Longer lines are refused whole.
+#define LINE_MAX 1024
+#define MAX_TOKENS LINE_MAX	// a line of n characters has at most n words
 
 struct command {
 	const char *name, *usage, *help;
@@ -62,12 +64,25 @@ cmd_run(int argc, char **argv)
 		kprintf("usage: run PROG [ARGS...] [& PROG [ARGS...]]...\n");
 		return;
 	}
+	// An empty program ("run & a", "a & & b", "a &") refuses the whole line.
+	for (int i = 1, start = 1; i <= argc; i++) {
+		if (i < argc && strcmp(argv[i], "&") != 0)
+			continue;
+		if (i == start) {
+			kprintf("error: run: empty program before or after '&' (word %d): nothing "
+				"run\n", i);
+			return;
+		}
+		start = i + 1;
+	}
+	// Each program that cannot start (not found, process table full, ...) gets its
+	// own [k] load-error line; the others run.
 	int start = 1;
 	for (int i = 1; i <= argc; i++) {
 		if (i < argc && strcmp(argv[i], "&") != 0)
 			continue;
-		if (i > start) {
-			argv[i < argc ? i : argc] = NULL;
+		if (i > start) {	// always, after the check above
+			argv[i] = NULL;
 			proc_spawn(argv[start], i - start, &argv[start]);
 		}
 		start = i + 1;
@@ -140,14 +155,16 @@ cmd_halt(int argc __unused, char **argv __unused)
 	qemu_exit(0);
 }
 
-// Split line into words; "&" is always a word of its own ("a&b" is a & b).
+// Split line into words at blanks (space, TAB); "&" is always a word of its own
+// ("a&b" is a & b). A line of n characters has at most n words, so tok (MAX_TOKENS
+// = LINE_MAX entries) always holds them all: no word is ever dropped.
 static int
 tokenize(char *line, char **tok)
 {
 	static char amp[] = "&";
 	int n = 0;
 	char *s = line;
-	while (*s && n < MAX_TOKENS - 1) {
+	while (*s) {
 		if (*s == ' ' || *s == '\t') {
 			*s++ = 0;
 		} else if (*s == '&') {
@@ -163,14 +180,40 @@ tokenize(char *line, char **tok)
 	return n;
 }
 
-// Read one line with echo and backspace. CR, LF and CRLF all end a line.
+// Why read_line refused a line (NULL: it did not).
+static const char *refused;
+static char why[64];
+
+// Skip the rest of an escape sequence whose ESC has been read: CSI (ESC [ params
+// final), as arrow keys send them, SS3 (ESC O x), or ESC + one byte. Returns -1, or
+// the CR or LF that cut the sequence short (the line ends there).
+static int
+skip_escape(void)
+{
+	int c = console_getc();
+	if (c == 'O')
+		c = console_getc();
+	else if (c == '[')
+		do
+			c = console_getc();
+		while ((c < 0x40 || c > 0x7e) && c != '\r' && c != '\n');
+	return c == '\r' || c == '\n' ? c : -1;
+}
+
+// Read one line with echo and backspace. CR, LF and CRLF all end a line; TAB is a
+// blank; escape sequences (arrow keys) are ignored. A line longer than cap - 1
+// characters, or one with another control character in it, is read to its end and
+// refused: buf is then empty and `refused` says why.
 static void
 read_line(char *buf, size_t cap)
 {
 	static int last_cr;
-	size_t n = 0;
+	size_t n = 0, len = 0;
+	refused = NULL;
 	for (;;) {
 		int c = console_getc();
+		if (c == 0x1b && (c = skip_escape()) < 0)
+			continue;
 		if (c == '\n' && last_cr) {
 			last_cr = 0;
 			continue;	// the LF of a CRLF
@@ -180,21 +223,33 @@ read_line(char *buf, size_t cap)
 			console_putc('\n');
 			break;
 		}
-		if ((c == '\b' || c == 0x7f) && n > 0) {
-			n--;
-			console_write("\b \b", 3);
-		} else if (c >= ' ' && c < 0x7f && n + 1 < cap) {
-			buf[n++] = c;
-			console_putc(c);
+		if (c == '\b' || c == 0x7f) {
+			if (len > 0 && --len < n) {
+				n = len;
+				console_write("\b \b", 3);
+			}
+		} else if (c < ' ' && c != '\t') {
+			if (!refused)
+				ksnprintf(why, sizeof why, "control character 0x%02x", c);
+			refused = why;
+		} else {
+			if (len++ < cap - 1) {
+				buf[n++] = c;
+				console_putc(c);
+			}
 		}
 	}
-	buf[n] = 0;
+	if (len > cap - 1 && !refused) {
+		ksnprintf(why, sizeof why, "too long (%lu characters, at most %lu)", len, cap - 1);
+		refused = why;
+	}
+	buf[refused ? 0 : n] = 0;
 }
 
 static void
 execute(char *line)
 {
-	char *tok[MAX_TOKENS];
+	static char *tok[MAX_TOKENS + 1];
 	int n = tokenize(line, tok);
 	if (n == 0)
 		return;
@@ -216,6 +271,9 @@ monitor_main(void)
 	for (;;) {
 		kprintf("lab%d> ", PHASE);
 		read_line(line, sizeof line);
-		execute(line);
+		if (refused)
+			kprintf("error: line refused, nothing run: %s\n", refused);
+		else
+			execute(line);
 	}
 }

@@ -7,6 +7,7 @@
 #include "loader.h"
 #include "mm.h"
 #include "x86.h"
+#include "timer.h"
 
 struct proc proc_table[NPROC];
 struct proc *current;
@@ -57,6 +58,8 @@ fpu_restore(struct proc *p)
 	__asm__ volatile("fxrstor64 (%0)" : : "r"(p->fpu) : "memory");
 }
 
+static u64 gs_loaded;	// MSR_GS_BASE now: written only when it must change
+
 // Switch from prev (whose state the caller has set) to next. IF=0.
 static void
 switch_to(struct proc *prev, struct proc *next)
@@ -71,6 +74,10 @@ switch_to(struct proc *prev, struct proc *next)
 		write_cr3(want);
 	if (next->pml4) {
 		wrmsr(MSR_FS_BASE, next->fs_base);
+		if (next->gs_base != gs_loaded) {
+			wrmsr(MSR_GS_BASE, next->gs_base);
+			gs_loaded = next->gs_base;
+		}
 		fpu_restore(next);
 	}
 	swtch(&prev->ctx, &next->ctx);
@@ -218,6 +225,8 @@ proc_spawn(const char *name, int argc, char **argv)
 	p->pid = next_pid++;
 	strncpy_z(p->name, name, PROC_NAME);
 	p->fs_base = 0;
+	p->gs_base = 0;
+	p->start_ns = time_ns();
 	p->killed = 0;
 	memcpy(p->fpu, fpu_initial, FPU_SIZE);
 	memset(&p->ctx, 0, sizeof p->ctx);

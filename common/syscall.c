@@ -9,7 +9,7 @@
 static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_read] = sys_read,
 	[SYS_write] = sys_write,
-	[SYS_mmap] = sys_mmap,
+	[SYS_mmap] = sys_mmap_checked,
 	[SYS_mprotect] = sys_mprotect,
 	[SYS_munmap] = sys_munmap,
 	[SYS_brk] = sys_brk,
@@ -23,11 +23,16 @@ static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_set_tid_address] = sys_set_tid_address,
 	[SYS_clock_gettime] = sys_clock_gettime,
 	[SYS_exit_group] = sys_exit,
+	[SYS_getcpu] = sys_getcpu,
 	[SYS_kstack_info] = sys_kstack_info,
 	[SYS_kstack_scribble] = sys_kstack_scribble,
 	[SYS_kstack_peek] = sys_kstack_peek,
 	[SYS_kstack_burn] = sys_kstack_burn,
 };
+
+// The system-call number is an int on Linux: the upper half of rax is ignored.
+// Reading only the low half (little-endian) costs no instruction over rax itself.
+typedef u32 __attribute__((may_alias)) u32_low_half;
 
 // Called by syscall_entry with the user's registers in *tf; the result goes back
 // in tf->rax. tf->err is stamped with the caller's pid on the way in and checked on
@@ -36,7 +41,7 @@ static const syscall_fn syscalls[NSYSCALL] = {
 void
 syscall_dispatch(struct trapframe *tf)
 {
-	u64 nr = tf->rax;
+	u32 nr = *(const u32_low_half *)&tf->rax;
 	long ret = -ENOSYS;
 	tf->err = current->pid;
 	current->syscall_tf = tf;

@@ -1,5 +1,5 @@
 // Process and time system calls: exit, getpid, sched_yield, nanosleep,
-// clock_gettime, set_tid_address, arch_prctl.
+// clock_gettime, getcpu, set_tid_address, arch_prctl.
 #include "kernel.h"
 #include "syscall.h"
 #include "mm.h"
@@ -10,12 +10,17 @@
 #define NSEC 1000000000UL
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
 #define CLOCK_MONOTONIC_RAW 4
 #define CLOCK_REALTIME_COARSE 5
 #define CLOCK_MONOTONIC_COARSE 6
 #define CLOCK_BOOTTIME 7
+#define CLOCK_TAI 11	// REALTIME + the TAI offset, which is 0 until NTP sets it
+#define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
 
 struct timespec {
 	s64 sec, nsec;
@@ -57,26 +62,49 @@ sys_nanosleep(u64 ureq, u64 urem __unused, u64 a2 __unused, u64 a3 __unused,
 	return 0;
 }
 
+// Linux order (kernel/time/posix-timers.c): the clock id (an int) first, then the
+// copy-out. The CPU-time clocks of this process and its one thread count the time
+// since it was spawned: the only process on its CPU for all that time, as far as
+// this kernel keeps track.
 long
 sys_clock_gettime(u64 clk, u64 utp, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
 		  u64 a5 __unused)
 {
 	u64 ns = time_ns();
-	struct timespec ts = { ns / NSEC, ns % NSEC };
-	switch (clk) {
+	switch ((s32)clk) {
 	case CLOCK_REALTIME:
 	case CLOCK_REALTIME_COARSE:
-		ts.sec += time_realtime_base();
+	case CLOCK_TAI:
+		ns += time_realtime_base() * NSEC;
 		break;
 	case CLOCK_MONOTONIC:
 	case CLOCK_MONOTONIC_RAW:
 	case CLOCK_MONOTONIC_COARSE:
 	case CLOCK_BOOTTIME:
 		break;
+	case CLOCK_PROCESS_CPUTIME_ID:
+	case CLOCK_THREAD_CPUTIME_ID:
+		ns -= current->start_ns;
+		break;
 	default:
 		return -EINVAL;
 	}
+	struct timespec ts = { ns / NSEC, ns % NSEC };
 	return copy_to_user(utp, &ts, sizeof ts);
+}
+
+// getcpu(cpu, node, cache): one CPU (0) and one node (0); cache is unused since
+// Linux 2.6.24. Linux order: cpu, then node.
+long
+sys_getcpu(u64 ucpu, u64 unode, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
+	   u64 a5 __unused)
+{
+	u32 zero = 0;
+	if (ucpu && copy_to_user(ucpu, &zero, sizeof zero) < 0)
+		return -EFAULT;
+	if (unode && copy_to_user(unode, &zero, sizeof zero) < 0)
+		return -EFAULT;
+	return 0;
 }
 
 // No threads: the clear-child-tid address is never used. Returns the tid (= pid).
@@ -87,13 +115,14 @@ sys_set_tid_address(u64 tidptr __unused, u64 a1 __unused, u64 a2 __unused, u64 a
 	return current->pid;
 }
 
-// The FS base holds musl's thread pointer; it is saved per process and reloaded
-// into MSR_FS_BASE on every switch to that process.
+// The FS base holds musl's thread pointer; FS and GS bases are saved per process
+// and reloaded on every switch to that process. Linux (arch/x86/kernel/process_64.c):
+// the option is an int; a base at or above TASK_SIZE_MAX is EPERM.
 long
 sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
 	       u64 a5 __unused)
 {
-	switch (code) {
+	switch ((s32)code) {
 	case ARCH_SET_FS:
 		if (addr >= USER_TOP)
 			return -EPERM;
@@ -102,6 +131,14 @@ sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __un
 		return 0;
 	case ARCH_GET_FS:
 		return copy_to_user(addr, &current->fs_base, sizeof(u64));
+	case ARCH_SET_GS:
+		if (addr >= USER_TOP)
+			return -EPERM;
+		current->gs_base = addr;
+		wrmsr(MSR_GS_BASE, addr);
+		return 0;
+	case ARCH_GET_GS:
+		return copy_to_user(addr, &current->gs_base, sizeof(u64));
 	default:
 		return -EINVAL;
 	}

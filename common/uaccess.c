@@ -31,6 +31,15 @@ user_range_ok(u64 va, u64 len, int write)
 	return 1;
 }
 
+// Linux's access_ok (arch/x86/include/asm/uaccess_64.h): [va, va+len) does not
+// wrap and ends at or below USER_TOP (TASK_SIZE_MAX). Nothing is looked up: len 0
+// at a kernel address fails, len 0 at NULL passes, as on Linux.
+int
+user_access_ok(u64 va, u64 len)
+{
+	return va + len >= va && va + len <= USER_TOP;
+}
+
 int
 copy_from_user(void *dst, u64 usrc, size_t len)
 {

@@ -29,6 +29,8 @@ suite() {
 
 suite build tests/test_build.sh
 suite kernel python3 tests/test_kernel.py
+suite conform python3 tests/test_conform.py
+suite fuzz python3 tests/test_fuzz.py
 suite grader python3 tests/test_grader.py
 suite gdb tests/test_gdb.sh
 suite starters tests/test_starters.sh

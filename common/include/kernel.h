@@ -21,6 +21,7 @@
 void console_init(void);
 void console_putc(char c);
 void console_write(const char *s, size_t n);
+void console_write_user(const char *s, size_t n);	// marks what could forge a [k] line
 int console_getc_nowait(void);	// -1 when no input is waiting
 int console_getc(void);		// blocks (halts) until a byte arrives
 void console_irq(void);

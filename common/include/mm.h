@@ -73,6 +73,7 @@ u64 vma_find_free(const struct vmas *m, u64 len, u64 lo, u64 hi);	// 0: none
 // the range is canonical, below USER_TOP, does not wrap, and is mapped user (and
 // writable for copy_to_user) in the current address space. -EFAULT otherwise.
 int user_range_ok(u64 va, u64 len, int write);
+int user_access_ok(u64 va, u64 len);	// Linux's access_ok: range only, no lookup
 int copy_from_user(void *dst, u64 usrc, size_t len);
 int copy_to_user(u64 udst, const void *src, size_t len);
 

@@ -34,6 +34,8 @@ struct proc {
 	u64 brk_start, brk;	// the heap: [brk_start, brk), a VMA_HEAP region once grown
 	struct vmas vmas;	// what each range of the user half is (vma.c)
 	u64 fs_base;
+	u64 gs_base;		// arch_prctl(ARCH_SET_GS); reloaded on every switch
+	u64 start_ns;		// time_ns() at spawn: its CPU-time clocks count from here
 	u64 wake_ns;
 	int exit_status;
 	int killed;

@@ -19,6 +19,7 @@
 #define SYS_set_tid_address 218
 #define SYS_clock_gettime 228
 #define SYS_exit_group 231
+#define SYS_getcpu 309
 #define SYS_kstack_info 500
 #define SYS_kstack_scribble 501
 #define SYS_kstack_peek 502
@@ -47,6 +48,8 @@ long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off);
 long sys_munmap(u64 addr, u64 len, u64, u64, u64, u64);
 long sys_mprotect(u64 addr, u64 len, u64 prot, u64, u64, u64);
 long sys_arch_prctl(u64 code, u64 addr, u64, u64, u64, u64);
+long sys_getcpu(u64 cpu, u64 node, u64, u64, u64, u64);
+long sys_mmap_checked(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off);
 long sys_kstack_info(u64 out, u64, u64, u64, u64, u64);
 long sys_kstack_scribble(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_peek(u64 buf, u64 len, u64, u64, u64, u64);
