@@ -314,6 +314,7 @@ def main(argv=None):
         ap.error("say --lab N, --all or --matrix")
     if args.batch and not args.out:
         ap.error("--batch needs --out")
+    gradelib.install_handlers()
     args.hidden = os.path.abspath(args.hidden) if args.hidden else None
     args.tree = os.path.abspath(args.tree)
     try:

@@ -31,7 +31,10 @@ import time
 TESTS = os.path.dirname(os.path.abspath(__file__))
 HERE = os.path.join(os.path.dirname(TESTS), "grader")   # the grader under test
 sys.path.insert(0, HERE)
+import building  # noqa: E402
 import gradelib  # noqa: E402
+import machine  # noqa: E402
+import procs  # noqa: E402
 import grade  # noqa: E402
 from gradelib import ROOT  # noqa: E402
 
@@ -123,16 +126,16 @@ class fake_env:
         self.scale = scale
 
     def __enter__(self):
-        self.old = os.environ.get("STACKLABS_QEMU"), gradelib.TIMEOUT_SCALE
+        self.old = os.environ.get("STACKLABS_QEMU"), machine.TIMEOUT_SCALE
         os.environ["STACKLABS_QEMU"] = FAKE_QEMU
-        gradelib.TIMEOUT_SCALE = self.scale
+        machine.TIMEOUT_SCALE = self.scale
 
     def __exit__(self, *exc):
         if self.old[0] is None:
             os.environ.pop("STACKLABS_QEMU", None)
         else:
             os.environ["STACKLABS_QEMU"] = self.old[0]
-        gradelib.TIMEOUT_SCALE = self.old[1]
+        machine.TIMEOUT_SCALE = self.old[1]
 
 
 def fake_grade(mode, labs=(1, 2, 3)):
@@ -174,7 +177,7 @@ def _():
                 ' sl_rng_seed(&r, v[1]); sl_rng_fill(&r, b, sizeof b);\n'
                 ' for (int i = 0; i < 24; i++) printf("%02x", b[i]);\n'
                 ' printf("\\n"); return 0; }\n')
-    ok, text = gradelib._compile([src], exe, os.path.join(ROOT, "user", "include"))
+    ok, text = building._compile([src], exe, os.path.join(ROOT, "user", "include"))
     require(ok, "cannot compile: %s" % text[-300:])
     nonce = gradelib.new_nonce()
     out = subprocess.run([exe, nonce, "spin start=1 end=2 bad=0"], capture_output=True,
@@ -202,7 +205,7 @@ def _():
     results = fake_grade("hang", (3,))
     expect_all(results, "timeout")
     secs = time.monotonic() - t0
-    require(secs < 4 * gradelib.BOOT_TIMEOUT * 0.2 + 5, "took %.1f s" % secs)
+    require(secs < 4 * machine.BOOT_TIMEOUT * 0.2 + 5, "took %.1f s" % secs)
     require(os.path.exists(results[0].outcomes[0].log), "no serial log kept")
     return "%.1f s, log %s" % (secs, os.path.relpath(results[0].outcomes[0].log, ROOT))
 
@@ -213,7 +216,7 @@ def _():
     o = outcomes(results)
     require(o[(2, "boot")].passed, "boot should pass")
     require(o[(2, "hello")].kind == "timeout", "hello: %s" % o[(2, "hello")].kind)
-    require(o[(2, "hello")].seconds < gradelib.CMD_TIMEOUT * 0.2 + 3, "hang cost %.1f s" % o[(2, "hello")].seconds)
+    require(o[(2, "hello")].seconds < machine.CMD_TIMEOUT * 0.2 + 3, "hang cost %.1f s" % o[(2, "hello")].seconds)
     return "score %s" % summary(results)
 
 
@@ -237,7 +240,7 @@ def _():
     results = fake_grade("flood", (3,))
     expect_all(results, "flood")
     size = os.path.getsize(results[0].outcomes[0].log)
-    require(size < gradelib.OUTPUT_CAP + 200000, "log of %d bytes" % size)
+    require(size < machine.OUTPUT_CAP + 200000, "log of %d bytes" % size)
     return "log %d bytes" % size
 
 
@@ -412,7 +415,7 @@ def _():
 @check("fake-sigkill-kills-qemu", "fake")
 def _():
     """Even SIGKILL: setpriv's parent-death signal takes QEMU down with the grader."""
-    if not gradelib._SETPRIV:
+    if not procs._SETPRIV:
         raise Failure("no setpriv (util-linux): a SIGKILLed grader leaves QEMU running")
     status, secs, left, n = interrupted_grader("slow", "SIGKILL")
     require(not left, "left running: %s" % left)

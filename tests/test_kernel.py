@@ -12,6 +12,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
 import gradelib  # noqa: E402  (the grader's QEMU driver: one driver for the whole kit)
+import machine  # noqa: E402
 
 failures = 0
 
@@ -62,7 +63,7 @@ def monitor_checks(p, m):
     for name, end in (("lf", b"\n"), ("crlf", b"\r\n")):
         m.proc.stdin.write(b"ps" + end)
         m.proc.stdin.flush()
-        check(t + "line-end-" + name, gradelib._lines(m._until_prompt("after ps", 10)),
+        check(t + "line-end-" + name, machine._lines(m._until_prompt("after ps", 10)),
               r"^\s+0\s+running\s+monitor$")
     check(t + "preempt-on", m.cmd("set preempt on"), r"^\[k\] preempt on$")
     check(t + "preempt-off", m.cmd("set preempt off"), r"^\[k\] preempt off$")

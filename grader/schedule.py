@@ -1,0 +1,237 @@
+"""schedule — grading one tree: build each lab, then run its tests in a pool of
+threads, `boot` first (it calibrates the timeouts and saves the snapshot the others
+resume from).
+
+Python 3 standard library only; nothing happens on import.
+"""
+
+import fcntl
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+from building import build_tree
+from machine import Machine, Snapshot
+from procs import prune_dead, remove_at_exit, stop_all
+from verdict import VERDICT_NAMES, Outcome, Verdict
+
+def run_one(t, lab, iso, logdir, stage=None, slots=None, snap=None):
+    """Run test t on a fresh QEMU of lab's kernel.  Returns an Outcome; the serial log
+    is kept only when the test failed.  slots: a semaphore that bounds concurrent QEMUs.
+    snap: a Snapshot.  The test that takes it boots through GRUB, saves the machine
+    at its first prompt and goes on; the others resume from that file (a fresh QEMU
+    process, at the prompt in 0.2 s instead of a 2 s boot)."""
+    log = os.path.join(logdir, "%s.log" % t.name)
+    m = Machine(iso, lab, log, cpus=t.cpus)
+    m.stage = stage
+    if t.cpus != 1 and snap and snap.taker != t.name:
+        # The snapshot is of a one-CPU machine: boot this one through GRUB, with the
+        # lab's calibration once `boot` has measured it.
+        snap = _Calibrated(snap)
+    verdict = None
+    if slots:
+        slots.acquire()
+    t0 = time.monotonic()
+    try:
+        if snap and snap.taker != t.name:
+            m.scale = snap.scale
+        if snap and snap.ready():
+            try:
+                m.start(qmp=snap.socket(), incoming=snap.path)
+                m.resume()
+            except Verdict:
+                # The machine was at the prompt when saved: a resume that fails is the
+                # grader's trouble (a loaded host), never the kernel's.  Boot instead.
+                m.close()
+                m = Machine(iso, lab, log, cpus=t.cpus)
+                m.stage, m.scale = stage, snap.scale
+                m.start()
+                m.boot()
+        elif snap and snap.taker == t.name:
+            m.start(qmp=snap.socket() if snap.take else None)
+            m.boot()
+            snap.calibrate(m.boot_seconds)
+            if snap.take:
+                snap.done(m.snapshot(snap.path))
+        else:
+            m.start()
+            m.boot()
+        t.fn(m)
+    except Verdict as v:
+        verdict = v
+    except Exception as e:  # a bug in the test or the grader: say so, never pass
+        verdict = Verdict("grader", "%s: %s" % (type(e).__name__, e),
+                          got=traceback.format_exc().splitlines()[-6:])
+    finally:
+        m.close()
+        if slots:
+            slots.release()
+        if snap and snap.taker == t.name and snap.take and not snap.ready():
+            snap.done(False)
+    secs = time.monotonic() - t0
+    if verdict is None:
+        try:
+            os.unlink(log)
+        except OSError:
+            pass
+        log = None
+    o = Outcome(t, lab, verdict, secs, log, m.booted, m.commands, m.resumed)
+    o.nbytes = m.nbytes
+    return o
+
+
+
+# ---------------------------------------------------------------------------
+# Grading one tree.
+
+class _Calibrated:
+    """A Snapshot's calibration without its machine state (for tests whose QEMU
+    differs from the snapshot's, e.g. more CPUs)."""
+
+    def __init__(self, snap):
+        self._snap = snap
+        self.taker = snap.taker
+
+    @property
+    def scale(self):
+        return self._snap.scale
+
+    def ready(self):
+        return False
+
+
+class LabResult:
+    """One lab of one tree: the build, then one Outcome per test (in TESTS order)."""
+
+    def __init__(self, tree, lab, outcomes, build=None, build_seconds=0.0):
+        self.tree = tree
+        self.lab = lab
+        self.outcomes = outcomes
+        self.build = build          # None, or the build Verdict
+        self.build_seconds = build_seconds
+
+    @property
+    def score(self):
+        return sum(o.earned for o in self.outcomes)
+
+    @property
+    def max(self):
+        return sum(o.max for o in self.outcomes)
+
+
+def _not_run(t, lab, why, log=None):
+    return Outcome(t, lab, Verdict(why.kind, why.message, why.expected, why.got), 0.0, log)
+
+
+def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jobs=1):
+    """Build lab in tree and record a LabResult.  Returns the path of a private copy of
+    the ISO (so a `make labN` run meanwhile, by anyone, cannot swap the kernel or its
+    initrd under the tests), or None when the build failed (every test then fails).
+    Graders building the same tree take turns (a lock file in its build/)."""
+    t0 = time.monotonic()
+    os.makedirs(os.path.join(tree, "build"), exist_ok=True)
+    mine = os.path.join(rundir, "lab%d" % lab, "boot.iso")
+    os.makedirs(os.path.dirname(mine), exist_ok=True)
+    if slots:
+        slots.acquire()
+    try:
+        with open(os.path.join(tree, "build", ".grade.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            iso, bad = build_tree(tree, lab, stage, make_jobs)
+            if iso:
+                shutil.copyfile(iso, mine)
+    finally:
+        if slots:
+            slots.release()
+    results[lab] = LabResult(tree, lab, [], bad, time.monotonic() - t0)
+    if bad:
+        for t in tests:
+            outcomes[(lab, t.name)] = _not_run(t, lab, bad)
+        return None
+    return mine
+
+
+def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=False,
+               make_jobs=None):
+    """Build tree for each lab, one after the other (the labs share build/), and run
+    every test of a lab in a pool of jobs threads as soon as that lab is built.  Each
+    lab's `boot` test goes first and boots through GRUB; if the kernel never reached
+    the prompt there, the lab's other tests are not run and share that verdict.
+    Otherwise it saved the machine at that prompt and the other tests resume from it
+    (cold=True: every test boots through GRUB).  make runs with -j make_jobs (default
+    jobs).  Returns [LabResult]."""
+    tree = os.path.abspath(tree)
+    logroot = logroot or os.path.join(tree, "build", "grade")
+    # This run's ISO copies and snapshots: private, so graders may share a tree.
+    rundir = os.path.join(logroot, "run-%d-%s" % (os.getpid(), secrets.token_hex(3)))
+    prune_dead(logroot, "run-")
+    prune_dead(tempfile.gettempdir(), "sl-")       # QMP sockets of killed graders
+    remove_at_exit(rundir)
+    results = {}
+    outcomes = {}
+    busy = [0]                  # tests submitted and not yet finished
+    cond = threading.Condition()
+
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        snaps = {}
+
+        def launch(lab, iso, t, rest):
+            with cond:
+                busy[0] += 1
+            logdir = os.path.join(logroot, "lab%d" % lab)
+            f = ex.submit(run_one, t, lab, iso, logdir, stage, slots, snaps.get(lab))
+            f.add_done_callback(lambda f: finished(lab, iso, t, rest, f))
+
+        def finished(lab, iso, t, rest, f):
+            try:
+                o = f.result()
+            except BaseException as e:  # run_one catches everything; belt and braces
+                o = Outcome(t, lab, Verdict("grader", repr(e)))
+            outcomes[(lab, t.name)] = o
+            try:
+                if rest and not o.passed and not o.booted:
+                    v = o.verdict
+                    why = Verdict(v.kind, "not run: the kernel never reached the prompt in "
+                                  "`%s` (%s)" % (t.name, VERDICT_NAMES.get(v.kind, v.kind)))
+                    for r in rest:
+                        outcomes[(lab, r.name)] = _not_run(r, lab, why, o.log)
+                else:
+                    for r in rest:
+                        launch(lab, iso, r, [])
+            except RuntimeError:        # the pool is shutting down (interrupted)
+                for r in rest:
+                    outcomes.setdefault((lab, r.name), _not_run(
+                        r, lab, Verdict("grader", "not run: the grader was interrupted")))
+            finally:
+                with cond:
+                    busy[0] -= 1
+                    cond.notify_all()
+
+        try:
+            for lab in labs:
+                iso = build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir,
+                                make_jobs or jobs)
+                if iso is None:
+                    continue
+                first = [t for t in tests if t.name == "boot"] or tests[:1]
+                rest = [t for t in tests if t not in first]
+                if rest:
+                    snaps[lab] = Snapshot(os.path.dirname(iso), first[0].name, take=not cold)
+                for t in first:
+                    launch(lab, iso, t, rest)
+            with cond:
+                while busy[0]:
+                    cond.wait()
+        except BaseException:           # Ctrl-C: no QEMU may wait for the pool to drain
+            stop_all()
+            shutil.rmtree(rundir, ignore_errors=True)
+            raise
+    shutil.rmtree(rundir, ignore_errors=True)
+    for lab in labs:
+        results[lab].outcomes = [outcomes[(lab, t.name)] for t in tests]
+    return [results[lab] for lab in labs]
