@@ -59,7 +59,7 @@ help:
 	@echo "make clean         remove build/"
 
 deps:
-	@scripts/deps.sh qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gcc make python3
+	@scripts/deps.sh qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gdb gcc make python3
 
 # ---- user programs ---------------------------------------------------------------
 build/user/%: user/%.c $(wildcard user/include/*.h)

@@ -77,7 +77,8 @@ def line_for(o):
     k = t.fixed_in(o.lab)
     later = "fixed in lab %d" % k if k else "not fixed in any lab"
     if o.passed:
-        return ["%s: not vulnerable (expected to fail until lab %s), 0 points" % (t.name, k)]
+        until = "until lab %d" % k if k else "in every lab"
+        return ["%s: not vulnerable (expected to fail %s), 0 points" % (t.name, until)]
     return ["%s: vulnerable — %s" % (t.name, later),
             "    observed: %s: %s" % (VERDICT_NAMES.get(o.kind, o.kind), o.verdict.message)]
 
@@ -144,7 +145,8 @@ def gradescope_json(results, elapsed, text):
             name = o.test.name if len(results) == 1 else "lab%d %s" % (r.lab, o.test.name)
             lines = line_for(o)
             if not o.graded:
-                name += " (vulnerable until lab %s, 0 points)" % o.test.fixed_in(r.lab)
+                k = o.test.fixed_in(r.lab)
+                name += " (vulnerable %s, 0 points)" % ("until lab %d" % k if k else "in every lab")
             tests.append({
                 "name": name,
                 "number": str(len(tests) + 1),

@@ -338,7 +338,7 @@ def _():
     return "4 submissions in %.1f s, scores %s" % (secs, score)
 
 
-def make_hidden(name):
+def make_hidden(name, expect="PPP"):
     """An instructor's hidden-test directory: one C program and its test."""
     hidden = os.path.join(WORK, "fake", name)
     shutil.rmtree(hidden, ignore_errors=True)
@@ -348,7 +348,7 @@ def make_hidden(name):
                 '{ sl_result(v[1], "echo ok=1"); return 0; }\n')
     with open(os.path.join(hidden, "tests.py"), "w") as f:
         f.write('from gradelib import test\n'
-                'EXPECT = {"hidden-echo": "PPP"}\n'
+                'EXPECT = {"hidden-echo": "%s"}\n' % expect +
                 '@test("hidden-echo", 7, "a hidden program runs")\n'
                 'def hidden_echo(m):\n'
                 '    r = m.run("h_echo {nonce}")\n'
@@ -370,15 +370,39 @@ def _():
     require("hidden-echo: " in text, "hidden test not reported")
 
 
-def interrupted_grader(mode, sig):
+@check("fake-never-fixed", "fake")
+def _():
+    """A test no lab is expected to pass: its line says so, never "lab None"."""
+    hidden = make_hidden("hidden-fff", expect="FFF")
+    tree = fake_tree("fff-tree", "ok")
+    gs = os.path.join(WORK, "fake", "fff-results.json")
+    rc, text = run_grade(["--lab", "2", "--tree", tree, "--hidden", hidden, "--gradescope", gs])
+    require(rc == 0, "status %d: %s" % (rc, text[-300:]))
+    line = [ln for ln in text.splitlines() if ln.startswith("hidden-echo: ")]
+    require(line, "no hidden-echo line")
+    require("None" not in line[0] and "every lab" in line[0], "line: %s" % line[0])
+    with open(gs) as f:
+        names = [t["name"] for t in json.load(f)["tests"]]
+    require(not any("None" in n for n in names), "results.json names: %s" % names)
+    return line[0]
+
+
+def interrupted_grader(mode, sig, nohup=False, args=None):
     """Start grade.py on a fake kernel, send it sig once its QEMUs run; returns
-    (status, seconds it took to go, leftovers, how many QEMUs were running)."""
+    (status, seconds it took to go, leftovers, how many QEMUs were running).
+    nohup: start it with SIGINT and SIGHUP ignored, as nohup and `cmd &` in a
+    non-interactive shell do."""
     import signal as _signal
     tree = fake_tree("sig-" + mode, mode)
     env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()))
-    p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py"), "--lab", "3",
-                          "--tree", tree], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+
+    def ignore():
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+        _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py")] +
+                         (args or ["--lab", "3", "--tree", tree]), env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=ignore if nohup else None)
     deadline = time.monotonic() + 60
     while not any(b"fakeqemu" in _cmdline(pid) for pid in leftovers()):
         require(time.monotonic() < deadline and p.poll() is None, "no QEMU ever started")
@@ -402,6 +426,16 @@ def _():
     status, secs, left, n = interrupted_grader("slow", "SIGINT")
     require(not left, "left running: %s" % left)
     require(secs < 5, "took %.1f s to stop" % secs)
+    return "%d QEMUs running; grader status %s after %.1f s" % (n, status, secs)
+
+
+@check("fake-sigint-under-nohup", "fake")
+def _():
+    """SIGINT stops the grader even when it was started with SIGINT ignored."""
+    status, secs, left, n = interrupted_grader("slow", "SIGINT", nohup=True)
+    require(not left, "left running: %s" % left)
+    require(status == 130, "grader status %s (still running?)" % status)
+    require(secs < 2, "took %.1f s to stop" % secs)
     return "%d QEMUs running; grader status %s after %.1f s" % (n, status, secs)
 
 
@@ -515,7 +549,9 @@ def _():
     h = [t for t in r["tests"] if "hidden-echo" in t["name"]]
     require(len(h) == 3 and all(t["visibility"] == "after_published" for t in h),
             "hidden tests: %s" % h)
-    require(r["score"] == 50 + 110 + 165 + 3 * 7, "score %s" % r["score"])
+    # Every lab's graded public tests, plus the hidden one (7 points, "PPP") in each.
+    want = sum(t.points for lab in (1, 2, 3) for t in tests() if t.passes_in(lab)) + 3 * 7
+    require(r["score"] == want, "score %s, expected %d" % (r["score"], want))
     return "score %s, %d tests" % (r["score"], len(r["tests"]))
 
 
@@ -559,10 +595,12 @@ def _():
 MONITOR_START = "\tproc_start_monitor(monitor_main);\n"
 
 # A monitor whose `run` prints what the programs would print, without running them:
-# lines copied from a real run (so their tags belong to that run's nonces).  It forges
-# every program given a nonce; others (hello, bad_*) still really run.
+# RESULT lines replayed from another run, each with a tag that is valid for that run's
+# nonce (a fresh random one, different in every self-test run; the payloads are those a
+# real run prints).  It forges every program given a nonce; others (hello, bad_*)
+# still really run.
 FORGE_C = r"""
-// selftest: forge the output of nonce-carrying programs instead of running them.
+// selftest: replay valid-looking RESULT lines instead of running nonce-carrying programs.
 static int forge_pid;
 
 static int
@@ -574,18 +612,21 @@ forge(const char *prog, int argc, char **argv)
 	u64 top = 0xffffff8000008000UL + 0x5000UL * pid;
 	kprintf("[k] spawn pid=%d prog=%s\n", pid, prog);
 	if (strcmp(prog, "syscalls") == 0)
-		kprintf("RESULT syscalls basic_pass=36 basic_fail=0 efault_pass=86 efault_fail=0 tag=397f4655b047120a\n");
+		kprintf("RESULT @syscalls@\n");
 	else if (strcmp(prog, "t_kinfo") == 0)
 		kprintf("RESULT kinfo mode=live pid=%d base=0x%016lx top=0x%016lx entry=0x%016lx tss=0x%016lx "
-			"consistent=1 inside=1 tag=85ee727c06e2ebcf\n", pid, top - 0x4000, top, top - 0xb0, top);
+			"consistent=1 inside=1 tag=%s\n", pid, top - 0x4000, top, top - 0xb0, top,
+			pid == 101 ? "@kinfo101@" : pid == 102 ? "@kinfo102@" : "@kinfo103@");
 	else if (strcmp(prog, "t_leak") == 0 && argc > 2 && strncmp(argv[2], "scribble", 8) == 0)
-		kprintf("RESULT leak role=scribble copied=512 tag=ceab5479bbe76bd6\n");
+		kprintf("RESULT @scribble@\n");
 	else if (strcmp(prog, "t_leak") == 0)
-		kprintf("RESULT leak role=peek copied=512 matched=2 run=1 tag=5a1d0e7c33b2a901\n");
+		kprintf("RESULT @peek@\n");
 	else if (strcmp(prog, "t_sleepers") == 0)
-		kprintf("RESULT sleep rounds=%s bad=0 tag=6240a2dbae97bef1\n", argc > 2 ? argv[2] : "5");
+		kprintf("RESULT %s\n", argc > 2 && argv[2][0] == '8' ? "@sleep8@" : "@sleep5@");
 	else if (strcmp(prog, "t_spin") == 0)
-		kprintf("RESULT spin start=851795887 end=1151905152 rounds=75 bad=0 tag=7635a0ae954ed4b4\n");
+		kprintf("RESULT @spin@\n");
+	else if (strcmp(prog, "t_fault") == 0 && argc > 2)
+		kprintf("t_fault: about to %s\n", argv[2]);
 	if (strcmp(prog, "t_burn") == 0)
 		kprintf("[k] kill pid=%d reason=kstack-guard rip=0xffffffff80104a1c cr2=0x%016lx\n", pid, top - 0x4008);
 	else
@@ -595,12 +636,41 @@ forge(const char *prog, int argc, char **argv)
 
 """
 
-FORGE = [
-    ("common/monitor.c", "// Start every \"&\"-separated program", FORGE_C + "// Start every \"&\"-separated program"),
-    ("common/monitor.c", "\t\t\tproc_spawn(argv[start], i - start, &argv[start]);",
-     "\t\t\tif (!forge(argv[start], i - start, &argv[start]))\n"
-     "\t\t\t\tproc_spawn(argv[start], i - start, &argv[start]);"),
-]
+
+def forge_c(nonce):
+    """FORGE_C with every RESULT line tagged for nonce (a run the grader never asked for)."""
+    def line(payload):
+        return "%s tag=%s" % (payload, gradelib.tag(nonce, payload))
+    top = lambda pid: 0xffffff8000008000 + 0x5000 * pid  # noqa: E731
+    subst = {
+        "@syscalls@": line("syscalls basic_pass=36 basic_fail=0 efault_pass=86 efault_fail=0"),
+        "@scribble@": line("leak role=scribble copied=512"),
+        "@peek@": line("leak role=peek copied=512 matched=2 run=1"),
+        "@sleep5@": line("sleep rounds=5 bad=0"),
+        "@sleep8@": line("sleep rounds=8 bad=0"),
+        "@spin@": line("spin start=851795887 end=1151905152 rounds=75 bad=0"),
+    }
+    for pid in (101, 102, 103):
+        t = top(pid)
+        subst["@kinfo%d@" % pid] = gradelib.tag(nonce, (
+            "kinfo mode=live pid=%d base=0x%016x top=0x%016x entry=0x%016x tss=0x%016x "
+            "consistent=1 inside=1") % (pid, t - 0x4000, t, t - 0xb0, t))
+    text = FORGE_C
+    for k, v in subst.items():
+        text = text.replace(k, v)
+    return text
+
+
+def forge_patches():
+    """The forging monitor's patches, with a fresh nonce's tags."""
+    c = forge_c(gradelib.new_nonce())
+    return [
+        ("common/monitor.c", "// Start every \"&\"-separated program", c + "// Start every \"&\"-separated program"),
+        ("common/monitor.c", "\t\t\tproc_spawn(argv[start], i - start, &argv[start]);",
+         "\t\t\tif (!forge(argv[start], i - start, &argv[start]))\n"
+         "\t\t\t\tproc_spawn(argv[start], i - start, &argv[start]);"),
+    ]
+
 
 # Tests whose every check rests on a tagged RESULT line: a forger must get 0 on each.
 NONCE_BOUND = ["syscalls-basic", "bad-pointers", "ring3-fault", "kinfo-distinct", "tss-follows",
@@ -648,7 +718,7 @@ BROKEN = [
      [("common/main.c", MONITOR_START,
        "\tfor (;;)\n\t\tkprintf(\"flood flood flood flood flood flood flood flood\\n\");\n")],
      {"kind": "flood"}),
-    ("forge", 3, FORGE, {"fail": {t: "wrong" for t in NONCE_BOUND}}),
+    ("forge", 3, forge_patches, {"fail": {t: "wrong" for t in NONCE_BOUND}}),
     ("no-compile", 2,
      [("common/main.c", MONITOR_START, MONITOR_START.replace(";", ""))],
      {"kind": "build"}),
@@ -678,7 +748,7 @@ def broken_check(name, phase, patches, expected):
     def fn():
         require(have_kernel(), "no kernel tree at %s" % ROOT)
         tree = copy_tree(name)
-        apply_patches(tree, patches)
+        apply_patches(tree, patches() if callable(patches) else patches)
         results = gradelib.grade_tree(tree, (phase,), tests(), stage(), 2)
         r = results[0]
         if "kind" in expected:
