@@ -11,8 +11,11 @@
     --json FILE    write the results as JSON;  --gradescope FILE  as Gradescope's results.json
 
 The grader always builds its own test programs (grader/progs, user/hello, user/syscalls
-of the tree this file is in) and hands them to `make labN INITRD_EXTRA=...`, so a
-submission's copies never count.
+of the tree this file is in) and hands them to `make labN INITRD_EXTRA=...`, and builds
+each lab in a fresh copy of the lab's starter with only the lab's own files
+(labs/phaseN/) taken from the tree graded (grader/overlay.py): a submission's other
+files, Makefile, scripts and build/ never count, and each one that differs from the
+starter is named in the report ("not graded: ...").
 """
 
 import argparse
@@ -89,6 +92,7 @@ def report(results, out=sys.stdout):
     for r in results:
         built = "build failed" if r.build else "built in %.1f s" % r.build_seconds
         text.append("== lab %d: %s (%s)" % (r.lab, r.tree, built))
+        text += r.notes
         for o in r.outcomes:
             text += line_for(o)
         if len(results) > 1:
@@ -130,6 +134,7 @@ def results_json(results):
             "score": r.score,
             "max": r.max,
             "build": None if not r.build else {"message": r.build.message, "errors": r.build.got},
+            "not_graded": r.notes,
             "tests": [outcome_json(o) for o in r.outcomes],
         } for r in results],
         "score": sum(r.score for r in results),
@@ -172,7 +177,8 @@ def gradescope_json(results, elapsed, text):
 def grade_one(args, tests, stage):
     labs = LABS if args.all else (args.lab,)
     t0 = time.monotonic()
-    results = gradelib.grade_tree(args.tree, labs, tests, stage, args.jobs, cold=args.cold)
+    results = gradelib.grade_tree(args.tree, labs, tests, stage, args.jobs, cold=args.cold,
+                                  use_overlay=not args.no_overlay)
     text = report(results)
     elapsed = time.monotonic() - t0
     if args.json:
@@ -190,7 +196,11 @@ def write_json(path, obj):
 
 
 def grade_batch(args, tests, stage):
-    """Every subdirectory of args.batch is one student's tree."""
+    """Every subdirectory of args.batch is one student's submission.  Each is graded
+    in its own fresh trees (grader/overlay.py), with its own copy of the programs; its
+    logs go to OUT/logs/<student>/, never into the submission.  Up to --jobs builds and
+    QEMUs run at once (they share the slots).  OUT/grades.csv is written at the end,
+    and on SIGINT/SIGTERM with the submissions that finished."""
     labs = LABS if args.all else (args.lab,)
     students = sorted(d for d in os.listdir(args.batch)
                       if os.path.isdir(os.path.join(args.batch, d)))
@@ -198,38 +208,68 @@ def grade_batch(args, tests, stage):
     slots = threading.BoundedSemaphore(max(1, args.jobs))
     from concurrent.futures import ThreadPoolExecutor
     t0 = time.monotonic()
+    graded = {}
+    lock = threading.Lock()
+    csv_path = os.path.join(args.out, "grades.csv")
 
     def one(student):
         tree = os.path.join(args.batch, student)
         results = gradelib.grade_tree(tree, labs, tests, stage, args.jobs, slots, cold=args.cold,
-                                       make_jobs=1)     # the trees build in parallel already
+                                      logroot=os.path.join(args.out, "logs", student),
+                                      make_jobs=1)     # the trees build in parallel already
         write_json(os.path.join(args.out, student + ".json"),
                    dict(student=student, **results_json(results)))
         for r in results:
             print("%s lab %d: %d/%d" % (student, r.lab, r.score, r.max), flush=True)
+        with lock:
+            graded[student] = results
         return student, results
 
+    def write_csv():
+        with lock:
+            done = dict(graded)
+        write_grades_csv(csv_path, tests, [(s, done[s]) for s in students if s in done])
+        return len(done)
+
+    def interrupted():
+        n = write_csv()
+        print("batch: interrupted; %d of %d submissions finished -> %s" % (
+            n, len(students), csv_path), file=sys.stderr, flush=True)
+
+    gradelib.on_interrupt(interrupted)
     with ThreadPoolExecutor(max(1, args.jobs)) as ex:
-        graded = list(ex.map(one, students))
+        list(ex.map(one, students))
+    write_csv()
+    print("batch: %d submissions in %.1f s -> %s" % (
+        len(students), time.monotonic() - t0, csv_path))
+    return 0
+
+
+def write_grades_csv(path, tests, graded):
+    """One row per student and lab: score, max, then per test the points (or
+    vulnerable / n/a for a test the lab does not grade) and its verdict."""
     names = [t.name for t in tests]
-    with open(os.path.join(args.out, "grades.csv"), "w", newline="") as f:
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "lab", "score", "max"] + names)
+        w.writerow(["student", "lab", "score", "max"] + names +
+                   ["%s verdict" % n for n in names] + ["not graded"])
         for student, results in graded:
             for r in results:
                 cells = [o.earned if o.graded else ("vulnerable" if not o.passed else "n/a")
                          for o in r.outcomes]
-                w.writerow([student, r.lab, r.score, r.max] + cells)
-    print("batch: %d submissions in %.1f s -> %s" % (
-        len(students), time.monotonic() - t0, os.path.join(args.out, "grades.csv")))
-    return 0
+                kinds = [o.kind for o in r.outcomes]
+                w.writerow([student, r.lab, r.score, r.max] + cells + kinds +
+                           ["; ".join(r.notes)])
+    os.replace(tmp, path)
 
 
 def matrix_once(args, tests, stage, logroot=None):
     """Run every test on every phase.  Returns ({(test, lab): outcome}, seconds, results)."""
     t0 = time.monotonic()
+    # The reference tree is trusted: built as it is, every phase of it.
     results = gradelib.grade_tree(args.tree, LABS, tests, stage, args.jobs, logroot=logroot,
-                                  cold=args.cold)
+                                  cold=args.cold, use_overlay=False)
     cells = {(o.test.name, r.lab): o for r in results for o in r.outcomes}
     return cells, time.monotonic() - t0, results
 
@@ -309,6 +349,9 @@ def main(argv=None):
     ap.add_argument("--cold", action="store_true",
                     help="boot every test through GRUB (default: only `boot` does; the "
                          "others resume from a snapshot taken at its first prompt)")
+    ap.add_argument("--no-overlay", action="store_true",
+                    help="build the whole tree as it is (a trusted tree only: by default "
+                    "only the lab's own files, labs/phaseN/, are taken from it)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json")
     args = ap.parse_args(argv)

@@ -15,7 +15,8 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from building import build_tree
+import overlay
+from building import ROOT, build_tree
 from machine import Machine, Snapshot
 from procs import prune_dead, remove_at_exit, stop_all
 from verdict import VERDICT_NAMES, Outcome, Verdict
@@ -108,12 +109,13 @@ class _Calibrated:
 class LabResult:
     """One lab of one tree: the build, then one Outcome per test (in TESTS order)."""
 
-    def __init__(self, tree, lab, outcomes, build=None, build_seconds=0.0):
+    def __init__(self, tree, lab, outcomes, build=None, build_seconds=0.0, notes=()):
         self.tree = tree
         self.lab = lab
         self.outcomes = outcomes
         self.build = build          # None, or the build Verdict
         self.build_seconds = build_seconds
+        self.notes = list(notes)    # "not graded: ..." lines of the overlay
 
     @property
     def score(self):
@@ -128,27 +130,44 @@ def _not_run(t, lab, why, log=None):
     return Outcome(t, lab, Verdict(why.kind, why.message, why.expected, why.got), 0.0, log)
 
 
-def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jobs=1):
-    """Build lab in tree and record a LabResult.  Returns the path of a private copy of
-    the ISO (so a `make labN` run meanwhile, by anyone, cannot swap the kernel or its
-    initrd under the tests), or None when the build failed (every test then fails).
-    Graders building the same tree take turns (a lock file in its build/)."""
+def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jobs=1,
+              use_overlay=True):
+    """Build lab and record a LabResult.  use_overlay: in a fresh directory under
+    rundir holding the lab's pristine starter and only the owned files of tree
+    (overlay.make); otherwise tree as it is (a trusted tree: the reference, the
+    self-test's corpus), graders building the same tree taking turns (a lock file in
+    its build/).  Returns the path of a private copy of the ISO, or None when the build
+    failed (every test then fails with the build verdict)."""
     t0 = time.monotonic()
-    os.makedirs(os.path.join(tree, "build"), exist_ok=True)
     mine = os.path.join(rundir, "lab%d" % lab, "boot.iso")
     os.makedirs(os.path.dirname(mine), exist_ok=True)
+    notes, bad = [], None
+    if use_overlay:
+        where = os.path.join(rundir, "lab%d" % lab, "tree")
+        try:
+            notes = overlay.make(tree, lab, where)
+        except overlay.OverlayError as e:
+            bad = Verdict("build", "not graded: %s" % e)
+    else:
+        where = tree
+        os.makedirs(os.path.join(tree, "build"), exist_ok=True)
     if slots:
         slots.acquire()
     try:
-        with open(os.path.join(tree, "build", ".grade.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            iso, bad = build_tree(tree, lab, stage, make_jobs)
-            if iso:
-                shutil.copyfile(iso, mine)
+        if bad is None and use_overlay:
+            iso, bad = build_tree(where, lab, stage, make_jobs)
+        elif bad is None:
+            with open(os.path.join(where, "build", ".grade.lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                iso, bad = build_tree(where, lab, stage, make_jobs)
+                if iso:
+                    shutil.copyfile(iso, mine)
+        if bad is None and use_overlay:
+            shutil.copyfile(iso, mine)
     finally:
         if slots:
             slots.release()
-    results[lab] = LabResult(tree, lab, [], bad, time.monotonic() - t0)
+    results[lab] = LabResult(tree, lab, [], bad, time.monotonic() - t0, notes)
     if bad:
         for t in tests:
             outcomes[(lab, t.name)] = _not_run(t, lab, bad)
@@ -157,8 +176,13 @@ def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jo
 
 
 def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=False,
-               make_jobs=None):
-    """Build tree for each lab, one after the other (the labs share build/), and run
+               make_jobs=None, use_overlay=True):
+    """Grade tree (a submission: only its owned files count, see overlay.py; with
+    use_overlay=False, a trusted tree built as it is).  The grader's programs (stage)
+    are copied to a directory of this call's own, so no submission sees another's.
+    logroot: where the failing tests' serial logs go (default: the grader's own
+    build/grade/; never the submission).
+    Build each lab, one after the other, and run
     every test of a lab in a pool of jobs threads as soon as that lab is built.  Each
     lab's `boot` test goes first and boots through GRUB; if the kernel never reached
     the prompt there, the lab's other tests are not run and share that verdict.
@@ -166,12 +190,16 @@ def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=
     (cold=True: every test boots through GRUB).  make runs with -j make_jobs (default
     jobs).  Returns [LabResult]."""
     tree = os.path.abspath(tree)
-    logroot = logroot or os.path.join(tree, "build", "grade")
-    # This run's ISO copies and snapshots: private, so graders may share a tree.
+    logroot = logroot or os.path.join(ROOT, "build", "grade")
+    # This run's trees, programs, ISO copies and snapshots: private to this call.
     rundir = os.path.join(logroot, "run-%d-%s" % (os.getpid(), secrets.token_hex(3)))
     prune_dead(logroot, "run-")
     prune_dead(tempfile.gettempdir(), "sl-")       # QMP sockets of killed graders
     remove_at_exit(rundir)
+    os.makedirs(rundir)
+    mystage = os.path.join(rundir, "progs")
+    shutil.copytree(stage, mystage)
+    stage = mystage
     results = {}
     outcomes = {}
     busy = [0]                  # tests submitted and not yet finished
@@ -215,7 +243,7 @@ def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=
         try:
             for lab in labs:
                 iso = build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir,
-                                make_jobs or jobs)
+                                make_jobs or jobs, use_overlay)
                 if iso is None:
                     continue
                 first = [t for t in tests if t.name == "boot"] or tests[:1]

@@ -34,6 +34,7 @@ sys.path.insert(0, HERE)
 import building  # noqa: E402
 import gradelib  # noqa: E402
 import machine  # noqa: E402
+import overlay  # noqa: E402
 import procs  # noqa: E402
 import grade  # noqa: E402
 from gradelib import ROOT  # noqa: E402
@@ -94,28 +95,45 @@ def summary(results):
 # ---------------------------------------------------------------------------
 # The fake kernel.
 
-FAKE_MAKEFILE = r"""# A stand-in for the stacklabs Makefile: the "ISO" is the fake kernel's configuration.
-MODE := $(shell cat fake.mode 2>/dev/null || echo ok)
-EXTRA := t_kinfo,t_leak,t_sleepers,t_spin,t_burn,t_fault,bad_magic,bad_trunc
+# A stand-in for the stacklabs Makefile: the "ISO" is the fake kernel's configuration,
+# its mode read from labs/phaseN/fake.mode (the file a student owns in lab N).
+FAKE_MAKEFILE = r"""EXTRA := t_kinfo,t_leak,t_sleepers,t_spin,t_burn,t_fault,bad_magic,bad_trunc
 lab1 lab2 lab3:
-	@if [ "$(MODE)" = nocompile ]; then \
-	    echo 'common/main.c:12:5: error: expected ";" before "}" token'; exit 2; fi
-	@mkdir -p build/phase$(patsubst lab%,%,$@)
-	@if [ "$(MODE)" = noextra ]; then progs=hello,syscalls; \
+	@n=$(patsubst lab%,%,$@); mode=$$(cat labs/phase$$n/fake.mode 2>/dev/null || echo ok); \
+	if [ "$$mode" = nocompile ]; then \
+	    echo 'labs/phase2/kstack.c:12:5: error: expected ";" before "}" token'; exit 2; fi; \
+	mkdir -p build/phase$$n; \
+	if [ "$$mode" = noextra ]; then progs=hello,syscalls; \
 	    else progs="$$(ls $(INITRD_EXTRA) | tr '\n' ,)$(EXTRA)"; fi; \
-	    printf 'phase=%s\nmode=%s\nprogs=%s\n' $(patsubst lab%,%,$@) $(MODE) "$$progs" \
-	    > build/phase$(patsubst lab%,%,$@)/boot.iso
+	printf 'phase=%s\nmode=%s\nprogs=%s\n' $$n $$mode "$$progs" > build/phase$$n/boot.iso
 """
+FAKE_PRISTINE = os.path.join(WORK, "fake", "pristine")
+
+
+def fake_pristine():
+    """The fake starters (STACKLABS_PRISTINE): the fake Makefile, fake.mode ok."""
+    if not os.path.isdir(FAKE_PRISTINE):
+        os.makedirs(FAKE_PRISTINE)
+        for lab in (1, 2, 3):
+            files = {"Makefile": (FAKE_MAKEFILE.encode(), 0o644)}
+            for k in range(1, lab + 1):
+                files["labs/phase%d/fake.mode" % k] = (b"ok\n", 0o644)
+            with open(os.path.join(FAKE_PRISTINE, "lab%d.tar.gz" % lab), "wb") as f:
+                f.write(overlay.tarball_bytes(files))
+    return FAKE_PRISTINE
 
 
 def fake_tree(name, mode):
+    """A fake submission: the fake starter with every lab's fake.mode set to mode."""
     d = os.path.join(WORK, "fake", name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     with open(os.path.join(d, "Makefile"), "w") as f:
         f.write(FAKE_MAKEFILE)
-    with open(os.path.join(d, "fake.mode"), "w") as f:
-        f.write(mode + "\n")
+    for lab in (1, 2, 3):
+        os.makedirs(os.path.join(d, "labs", "phase%d" % lab))
+        with open(os.path.join(d, "labs", "phase%d" % lab, "fake.mode"), "w") as f:
+            f.write(mode + "\n")
     return d
 
 
@@ -126,16 +144,19 @@ class fake_env:
         self.scale = scale
 
     def __enter__(self):
-        self.old = os.environ.get("STACKLABS_QEMU"), machine.TIMEOUT_SCALE
+        self.old = (os.environ.get("STACKLABS_QEMU"), os.environ.get("STACKLABS_PRISTINE"),
+                    machine.TIMEOUT_SCALE)
         os.environ["STACKLABS_QEMU"] = FAKE_QEMU
+        os.environ["STACKLABS_PRISTINE"] = fake_pristine()
         machine.TIMEOUT_SCALE = self.scale
 
     def __exit__(self, *exc):
-        if self.old[0] is None:
-            os.environ.pop("STACKLABS_QEMU", None)
-        else:
-            os.environ["STACKLABS_QEMU"] = self.old[0]
-        machine.TIMEOUT_SCALE = self.old[1]
+        for k, v in zip(("STACKLABS_QEMU", "STACKLABS_PRISTINE"), self.old):
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        machine.TIMEOUT_SCALE = self.old[2]
 
 
 def fake_grade(mode, labs=(1, 2, 3)):
@@ -277,7 +298,7 @@ def _():
 
 def run_grade(args, env_extra=None, timeout=600):
     env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_TIMEOUT_SCALE="0.2",
-               STACKLABS_SELFTEST=str(os.getpid()))
+               STACKLABS_SELFTEST=str(os.getpid()), STACKLABS_PRISTINE=fake_pristine())
     env.update(env_extra or {})
     p = subprocess.run([sys.executable, os.path.join(HERE, "grade.py")] + args, env=env,
                        capture_output=True, text=True, timeout=timeout)
@@ -394,7 +415,8 @@ def interrupted_grader(mode, sig, nohup=False, args=None):
     non-interactive shell do."""
     import signal as _signal
     tree = fake_tree("sig-" + mode, mode)
-    env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()))
+    env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()),
+               STACKLABS_PRISTINE=fake_pristine())
 
     def ignore():
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
@@ -506,7 +528,8 @@ def gradescope_root(name, submission_mode, lab="2", hidden=None):
 
 def run_autograder(root):
     env = dict(os.environ, GRADESCOPE_ROOT=root, STACKLABS_QEMU=FAKE_QEMU,
-               STACKLABS_TIMEOUT_SCALE="0.2", STACKLABS_SELFTEST=str(os.getpid()))
+               STACKLABS_TIMEOUT_SCALE="0.2", STACKLABS_SELFTEST=str(os.getpid()),
+               STACKLABS_PRISTINE=fake_pristine())
     p = subprocess.run([os.path.join(root, "source", "run_autograder")], env=env,
                        capture_output=True, text=True, timeout=900)
     return p.returncode, p.stdout + p.stderr
@@ -570,7 +593,7 @@ def _():
     tree = copy_tree("reference")
     load = os.getloadavg()[0]
     t0 = time.monotonic()
-    results = gradelib.grade_tree(tree, (1, 2, 3), tests(), stage(), 2)
+    results = gradelib.grade_tree(tree, (1, 2, 3), tests(), stage(), 2, use_overlay=False)
     secs = time.monotonic() - t0
     builds = [r for r in results if r.build]
     require(not builds, "build failed: %s" % [(r.lab, r.build.message, r.build.got[-3:]) for r in builds])
@@ -749,7 +772,8 @@ def broken_check(name, phase, patches, expected):
         require(have_kernel(), "no kernel tree at %s" % ROOT)
         tree = copy_tree(name)
         apply_patches(tree, patches() if callable(patches) else patches)
-        results = gradelib.grade_tree(tree, (phase,), tests(), stage(), 2)
+        # The corpus patches common/ too: built as it is (a trusted tree), not overlaid.
+        results = gradelib.grade_tree(tree, (phase,), tests(), stage(), 2, use_overlay=False)
         r = results[0]
         if "kind" in expected:
             expect_all(results, expected["kind"])
@@ -775,6 +799,240 @@ def define_broken():
     """The corpus; see BROKEN.  Filled in against the kernel sources."""
     for name, phase, patches, expected in BROKEN:
         broken_check(name, phase, patches, expected)
+
+
+# ---------------------------------------------------------------------------
+# Attacks on the grader (issue 9), each a fresh lab-2 starter with one trick.  Each
+# must score exactly what the untouched starter scores.
+
+ATTACK_LAB = 2
+
+# (1) A monitor that, when `run` names t_kinfo, t_leak or t_sleepers, prints plausible
+# spawn lines and RESULT lines whose tags it computes from the nonce on the run line
+# (FNV-1a, as the grader's public source says), then exit lines, and runs nothing.
+FORGER_C = r"""
+// attack: recompute the RESULT tags from the nonce instead of running the program.
+static u64
+forge_fnv(u64 h, const char *s)
+{
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3UL;
+	}
+	return h;
+}
+
+static int forge_pid;
+
+static int
+forge(const char *prog, int argc, char **argv)
+{
+	char p[256];
+	if (argc < 3 || strlen(argv[1]) != 16)
+		return 0;
+	if (strcmp(prog, "t_kinfo") && strcmp(prog, "t_leak") && strcmp(prog, "t_sleepers"))
+		return 0;
+	int pid = ++forge_pid + 100;
+	u64 top = 0xffffff8000008000UL + 0x5000UL * pid;
+	kprintf("[k] spawn pid=%d prog=%s\n", pid, prog);
+	if (strcmp(prog, "t_kinfo") == 0)
+		ksnprintf(p, sizeof p, "kinfo mode=%s pid=%d base=0x%016lx top=0x%016lx entry=0x%016lx "
+			  "tss=0x%016lx consistent=1 inside=1", argv[2], pid, top - 0x4000, top,
+			  top - 0xb0, top);
+	else if (strcmp(prog, "t_leak") == 0 && strncmp(argv[2], "scribble", 8) == 0)
+		ksnprintf(p, sizeof p, "leak role=scribble copied=512");
+	else if (strcmp(prog, "t_leak") == 0)
+		ksnprintf(p, sizeof p, "leak role=peek copied=512 matched=2 run=1");
+	else
+		ksnprintf(p, sizeof p, "sleep rounds=%s bad=0", argv[2]);
+	u64 h = forge_fnv(forge_fnv(forge_fnv(0xcbf29ce484222325UL, argv[1]), "|"), p);
+	kprintf("RESULT %s tag=%016lx\n", p, h);
+	kprintf("[k] exit pid=%d status=0\n", pid);
+	return 1;
+}
+
+"""
+
+FORGER = [
+    ("common/monitor.c", "// Start every \"&\"-separated program", FORGER_C + "// Start every \"&\"-separated program"),
+    ("common/monitor.c", "\t\t\tproc_spawn(argv[start], i - start, &argv[start]);",
+     "\t\t\tif (!forge(argv[start], i - start, &argv[start]))\n"
+     "\t\t\t\tproc_spawn(argv[start], i - start, &argv[start]);"),
+]
+
+# (2) Three ten-line programs in user/ that print the RESULT lines the tests want (with
+# stacklabs.h's public tag), and an initrd builder that lets user/ win over the
+# grader's programs.
+FAKE_PROGS = {
+    "user/t_kinfo.c": r"""#include "stacklabs.h"
+int main(int argc, char **argv) {
+	unsigned long long top = 0xffffff8000008000ULL + 0x5000ULL * getpid();
+	sl_result(argv[1], "kinfo mode=%s pid=%d base=0x%016llx top=0x%016llx entry=0x%016llx "
+		  "tss=0x%016llx consistent=1 inside=1", argv[2], (int)getpid(), top - 0x4000,
+		  top, top - 0xb0, top);
+	return 0;
+}
+""",
+    "user/t_leak.c": r"""#include "stacklabs.h"
+int main(int argc, char **argv) {
+	if (strncmp(argv[2], "scribble", 8) == 0)
+		sl_result(argv[1], "leak role=scribble copied=512");
+	else
+		sl_result(argv[1], "leak role=peek copied=512 matched=2 run=1");
+	return 0;
+}
+""",
+    "user/t_sleepers.c": r"""#include "stacklabs.h"
+int main(int argc, char **argv) {
+	sl_result(argv[1], "sleep rounds=%s bad=0", argv[2]);
+	return 0;
+}
+""",
+}
+USER_WINS = [("scripts/mkinitrd.sh",
+              "for f in \"$userdir\"/*; do\n\t[ -f \"$f\" ] && [ -x \"$f\" ] && cp \"$f\" \"$stage/\"\ndone\n",
+              "")] + [("scripts/mkinitrd.sh", "mkdir -p \"$(dirname \"$out\")\"\n",
+                       "for f in \"$userdir\"/*; do\n\t[ -f \"$f\" ] && [ -x \"$f\" ] && cp \"$f\" \"$stage/\"\ndone\n"
+                       "mkdir -p \"$(dirname \"$out\")\"\n")]
+
+# (6) The first submission of a batch: its initrd builder overwrites the grader's
+# staged programs (INITRD_EXTRA) with its fakes, for whoever builds next.
+POISON = [("scripts/mkinitrd.sh", "mkdir -p \"$(dirname \"$out\")\"\n",
+           "[ -n \"$extra\" ] && for p in t_kinfo t_leak t_sleepers; do "
+           "cp \"$userdir/$p\" \"$extra/$p\" 2>/dev/null || true; done\n"
+           "mkdir -p \"$(dirname \"$out\")\"\n")]
+
+
+def fresh_starter(name, lab=ATTACK_LAB):
+    """A fresh starter of lab (scripts/handout.py's, in memory) as WORK/attack/<name>."""
+    d = os.path.join(WORK, "attack", name)
+    shutil.rmtree(d, ignore_errors=True)
+    for f, (data, mode) in overlay._from_kit(lab).items():
+        p = os.path.join(d, f)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as fh:
+            fh.write(data)
+        os.chmod(p, mode)
+    return d
+
+
+def add_files(tree, files):
+    for f, text in files.items():
+        with open(os.path.join(tree, f), "w") as fh:
+            fh.write(text)
+
+
+_attack = {}
+
+
+def attack_baseline():
+    """The untouched starter's score (once)."""
+    if "score" not in _attack:
+        tree = fresh_starter("untouched")
+        r = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2)[0]
+        require(not r.build, "the untouched starter does not build: %s" % r.build)
+        _attack["score"] = r.score
+        _attack["max"] = r.max
+    return _attack["score"]
+
+
+def attack_check(name, tree, notes_want, as_is=True):
+    """Grade tree: it must score the untouched starter's score and its report must
+    name notes_want; as_is: graded as a whole tree (the old way), it must score more
+    (the trick is a real one)."""
+    want = attack_baseline()
+    r = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2)[0]
+    require(not r.build, "build failed: %s %s" % (r.build and r.build.message, r.build and r.build.got[-3:]))
+    require(r.score == want, "scored %d/%d, the untouched starter %d" % (r.score, r.max, want))
+    for n in notes_want:
+        require(any(n in x for x in r.notes), "the report does not say %r: %s" % (n, r.notes))
+    note = "%d/%d as the untouched starter" % (r.score, r.max)
+    if as_is:
+        whole = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2, use_overlay=False)[0]
+        note += "; built as a whole tree it would score %d/%d" % (whole.score, whole.max)
+    return note
+
+
+@check("attack-forged-monitor", "real")
+def _():
+    tree = fresh_starter("forger")
+    apply_patches(tree, FORGER)
+    return attack_check("forger", tree, ["not graded: common/monitor.c differs from the starter"])
+
+
+@check("attack-fake-user-programs", "real")
+def _():
+    tree = fresh_starter("fake-user")
+    add_files(tree, FAKE_PROGS)
+    apply_patches(tree, USER_WINS)
+    return attack_check("fake-user", tree, ["not graded: user/t_kinfo.c is not in the starter",
+                                             "not graded: scripts/mkinitrd.sh differs"])
+
+
+@check("attack-prebuilt-build", "real")
+def _():
+    solved = os.path.join(WORK, "attack", "solved")
+    shutil.rmtree(solved, ignore_errors=True)
+    shutil.copytree(ROOT, solved, ignore=shutil.ignore_patterns("build", ".git", "__pycache__"))
+    p = subprocess.run(["make", "-C", solved, "-j2", "lab%d" % ATTACK_LAB, "INITRD_EXTRA=" + stage()],
+                       capture_output=True, text=True)
+    require(p.returncode == 0, "cannot build the solution: %s" % p.stdout[-300:])
+    tree = fresh_starter("prebuilt")
+    shutil.copytree(os.path.join(solved, "build"), os.path.join(tree, "build"))
+    later = time.time() + 3600
+    for d, _, names in os.walk(os.path.join(tree, "build")):
+        for n in names:
+            os.utime(os.path.join(d, n), (later, later))
+    return attack_check("prebuilt", tree, [])
+
+
+@check("attack-batch-poison", "real")
+def _():
+    """Two submissions in one batch: the first's build script overwrites the grader's
+    staged programs with fakes; the second is the untouched starter."""
+    subs = os.path.join(WORK, "attack", "batch")
+    shutil.rmtree(subs, ignore_errors=True)
+    os.makedirs(subs)
+    a = fresh_starter(os.path.join("batch", "a-poison"))
+    add_files(a, FAKE_PROGS)
+    apply_patches(a, POISON)
+    fresh_starter(os.path.join("batch", "b-honest"))
+    want = attack_baseline()
+    out = os.path.join(WORK, "attack", "batch-out")
+    shutil.rmtree(out, ignore_errors=True)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "grade.py"), "--lab", str(ATTACK_LAB),
+                        "--batch", subs, "--jobs", "1", "--out", out],
+                       capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, STACKLABS_SELFTEST=str(os.getpid())))
+    require(p.returncode == 0, "status %d: %s" % (p.returncode, (p.stdout + p.stderr)[-300:]))
+    import csv
+    with open(os.path.join(out, "grades.csv")) as f:
+        score = {r["student"]: int(r["score"]) for r in csv.DictReader(f)}
+    require(score == {"a-poison": want, "b-honest": want},
+            "scores %s, the untouched starter %d" % (score, want))
+    return "scores %s (the untouched starter: %d)" % (score, want)
+
+
+@check("attack-student-tree-grades-as-instructor", "real")
+def _():
+    """`make grade-labN` in a student's own tree (its grader, its shipped pristine
+    starter): the same score as the instructor's grader, and the same warnings."""
+    tree = fresh_starter("student-own")
+    os.makedirs(os.path.join(tree, overlay.PRISTINE_DIR))
+    with open(os.path.join(tree, overlay.PRISTINE_DIR, "lab%d.tar.gz" % ATTACK_LAB), "wb") as f:
+        f.write(overlay.tarball_bytes(overlay._from_kit(ATTACK_LAB)))
+    apply_patches(tree, FORGER)
+    want = attack_baseline()
+    p = subprocess.run([sys.executable, os.path.join(tree, "grader", "grade.py"), "--lab",
+                        str(ATTACK_LAB), "--jobs", "2"], capture_output=True, text=True,
+                       timeout=900, env=dict(os.environ, STACKLABS_SELFTEST=str(os.getpid())))
+    lines = p.stdout.splitlines()
+    require(p.returncode == 0 and lines, "status %d: %s" % (p.returncode, (p.stdout + p.stderr)[-300:]))
+    require("not graded: common/monitor.c differs from the starter" in lines,
+            "no warning naming common/monitor.c: %s" % lines[:3])
+    require(lines[-1] == "Score: %d/%d" % (want, _attack["max"]),
+            "%s, the instructor's grader: %d" % (lines[-1], want))
+    return "%s, warned: common/monitor.c" % lines[-1]
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ cp -a "$TOP/grader" "$TOP/user" "$STAGE/"
 cp -a "$TOP/scripts/deps.sh" "$STAGE/scripts/"
 find "$STAGE" -name __pycache__ -prune -exec rm -rf {} +
 if [ -n "$LAB" ]; then echo "$LAB" > "$STAGE/LAB"; fi
+# The starters as handed out: grading takes only labs/phaseN/ from a submission.
+python3 "$TOP/grader/overlay.py" --write "$STAGE/grader/pristine" ${LAB:-1 2 3}
 if [ -n "${HIDDEN:-}" ]; then cp -a "$HIDDEN" "$STAGE/hidden"; fi
 
 rm -f "$OUT"
