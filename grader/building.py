@@ -7,7 +7,10 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+
+import tags
 
 from procs import run_cmd
 from verdict import Verdict
@@ -21,8 +24,11 @@ USER_PROGS = ["hello", "syscalls"]
 MUSL_CC = ["musl-gcc", "-static", "-O2", "-g", "-Wall", "-Wextra"]
 
 
-def _compile(src, out, include):
-    status, text = run_cmd(MUSL_CC + ["-I" + include, "-o", out] + src, timeout=120)
+def _compile(src, out, include, keyhdr=None):
+    """musl-gcc src into out.  keyhdr: the run's key header, -include'd (the key
+    itself is never on the command line), and the program stripped."""
+    extra = ["-include", keyhdr, "-s"] if keyhdr else []
+    status, text = run_cmd(MUSL_CC + extra + ["-I" + include, "-o", out] + src, timeout=120)
     return status == 0, text
 
 
@@ -36,9 +42,28 @@ def _error_lines(text, n=30):
 def build_stage(stage, hidden=None, jobs=2):
     """Build the grader's programs into stage: grader/progs/*.c, user/hello and
     user/syscalls (all from ROOT), hidden/*.c and hidden executables, then the
-    malformed ELFs of grader/mkbad.py.  Returns None, or a Verdict("build")."""
+    malformed ELFs of grader/mkbad.py.  Every program is compiled with a key made
+    fresh here (tags.new_key, tags.set_key: from now on only its tags count), given
+    to the compiler in a header in a private directory that is removed at once, and
+    stripped.  A ready hidden executable cannot know the key: its RESULT lines never
+    count (give hidden tests as C sources).  Returns None, or a Verdict("build")."""
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(stage)
+    key = tags.new_key()
+    keydir = tempfile.mkdtemp(prefix="sl-key-")     # mode 0700
+    keyhdr = os.path.join(keydir, "sl_key.h")
+    with open(os.open(keyhdr, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(tags.key_header(key))
+    try:
+        bad = _build_progs(stage, hidden, jobs, keyhdr)
+    finally:
+        shutil.rmtree(keydir, ignore_errors=True)
+    if bad is None:
+        tags.set_key(key)
+    return bad
+
+
+def _build_progs(stage, hidden, jobs, keyhdr):
     include = os.path.join(ROOT, "user", "include")
     jobs_list = []
     progs = os.path.join(ROOT, "grader", "progs")
@@ -56,7 +81,7 @@ def build_stage(stage, hidden=None, jobs=2):
         elif os.path.exists(src):
             jobs_list.append(([src], os.path.join(stage, name)))
     with ThreadPoolExecutor(max(1, jobs)) as ex:
-        results = list(ex.map(lambda j: (j,) + _compile(j[0], j[1], include), jobs_list))
+        results = list(ex.map(lambda j: (j,) + _compile(j[0], j[1], include, keyhdr), jobs_list))
     for (src, out), ok, text in results:
         if not ok:
             return Verdict("build", "the grader's program %s does not compile"
@@ -67,8 +92,11 @@ def build_stage(stage, hidden=None, jobs=2):
             if os.path.isfile(p) and os.access(p, os.X_OK) and not f.endswith((".c", ".py", ".sh")):
                 shutil.copy2(p, os.path.join(stage, f))
     mkbad = os.path.join(ROOT, "grader", "mkbad.py")
-    ref = os.path.join(stage, "hello")
-    if os.path.exists(mkbad) and os.path.exists(ref):
+    # mkbad's reference: hello unstripped and without the key (beside the key header,
+    # removed with it).
+    ref = os.path.join(os.path.dirname(keyhdr), "hello")
+    src = os.path.join(ROOT, "user", "hello.c")
+    if os.path.exists(mkbad) and os.path.exists(src) and _compile([src], ref, include)[0]:
         status, text = run_cmd([sys.executable, mkbad, stage, ref], timeout=60)
         if status != 0:
             return Verdict("build", "grader/mkbad.py failed", got=_error_lines(text))

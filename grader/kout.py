@@ -10,12 +10,12 @@ Python 3 standard library only; nothing happens on import.
 
 import re
 
-from tags import tag
+from tags import tag_ok
 from verdict import fail
 
 KLINE = re.compile(r"^\[k\] ([\w-]+)(.*)$")
 FIELD = re.compile(r'([\w-]+)=("[^"]*"|\S+)')
-RESULT = re.compile(r"^RESULT (.*) tag=([0-9a-fA-F]{16})\s*$")
+RESULT = re.compile(r"^RESULT (.*) tag=([0-9a-fA-F]{64}|[0-9a-fA-F]{16})\s*$")
 
 
 def fields(text):
@@ -94,7 +94,7 @@ class Run:
             owners = []
             if mo:
                 payload, t = mo.group(1), mo.group(2).lower()
-                owners = [i for i in self.instances if i.nonce and tag(i.nonce, payload) == t]
+                owners = [i for i in self.instances if i.nonce and tag_ok(i.nonce, payload, t)]
             if not owners:
                 self.rejected.append(ln)
                 continue
@@ -169,7 +169,7 @@ class Run:
             why = "no RESULT line carrying the tag of %s's nonce" % inst.label()
             if self.rejected:
                 why += " (%d RESULT line(s) with a wrong or missing tag ignored)" % len(self.rejected)
-            fail(why, ["RESULT ... tag=<fnv1a64 of %s|payload>" % inst.nonce],
+            fail(why, ["RESULT ... tag=<its tag for nonce %s>" % inst.nonce],
                  self.rejected or self.lines)
         r = inst.results[-1]
         if "pid" in r and inst.pid is not None and as_int(r["pid"]) != inst.pid:

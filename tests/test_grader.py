@@ -35,6 +35,7 @@ import building  # noqa: E402
 import gradelib  # noqa: E402
 import machine  # noqa: E402
 import overlay  # noqa: E402
+import tags  # noqa: E402
 import procs  # noqa: E402
 import grade  # noqa: E402
 from gradelib import ROOT  # noqa: E402
@@ -185,9 +186,73 @@ def _():
     require(gradelib.fnv1a64(b"foobar") == 0x85944171F73967E8, "fnv1a64('foobar')")
 
 
+# RFC 4231, section 4: HMAC-SHA-256 test cases 1-7 (key, data, MAC; case 5's MAC is
+# truncated to 128 bits).
+RFC4231 = [
+    (b"\x0b" * 20, b"Hi There",
+     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    (b"Jefe", b"what do ya want for nothing?",
+     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (b"\xaa" * 20, b"\xdd" * 50,
+     "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+    (bytes(range(1, 26)), b"\xcd" * 50,
+     "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
+    (b"\x0c" * 20, b"Test With Truncation", "a3b6167473100ee06e0c796c2955552b"),
+    (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First",
+     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+    (b"\xaa" * 131, b"This is a test using a larger than block-size key and a larger than "
+     b"block-size data. The key needs to be hashed before being used by the HMAC algorithm.",
+     "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+]
+
+HMAC_MAIN = r"""#include <stdio.h>
+#include <stdlib.h>
+#include "sl_hmac.h"
+static size_t unhex(const char *s, unsigned char *out) {
+	size_t n = 0;
+	for (; s[0] && s[1]; s += 2) { char b[3] = {s[0], s[1], 0}; out[n++] = strtoul(b, 0, 16); }
+	return n;
+}
+int main(int argc, char **argv) {
+	static unsigned char key[512], data[512], mac[SL_SHA256_LEN];
+	for (int i = 1; i + 1 < argc; i += 2) {
+		size_t kl = unhex(argv[i], key), dl = unhex(argv[i + 1], data);
+		const void *parts[2] = {data, data + dl / 3};
+		size_t lens[2] = {dl / 3, dl - dl / 3};      /* in two parts, to test the joining */
+		sl_hmac_sha256(key, kl, 2, parts, lens, mac);
+		for (int j = 0; j < SL_SHA256_LEN; j++) printf("%02x", mac[j]);
+		printf("\n");
+	}
+	return 0;
+}
+"""
+
+
+@check("hmac-sha256-rfc4231", "fake")
+def _():
+    """user/include/sl_hmac.h and Python's hmac against RFC 4231's test vectors."""
+    import hashlib
+    import hmac
+    os.makedirs(WORK, exist_ok=True)
+    src, exe = os.path.join(WORK, "hmaccheck.c"), os.path.join(WORK, "hmaccheck")
+    with open(src, "w") as f:
+        f.write(HMAC_MAIN)
+    ok, text = building._compile([src], exe, os.path.join(ROOT, "user", "include"))
+    require(ok, "cannot compile: %s" % text[-300:])
+    args = [x.hex() for k, d, _ in RFC4231 for x in (k, d)]
+    out = subprocess.run([exe] + args, capture_output=True, text=True).stdout.split()
+    require(len(out) == len(RFC4231), "C printed %d MACs" % len(out))
+    for i, ((k, d, want), got) in enumerate(zip(RFC4231, out)):
+        require(got.startswith(want), "test case %d: C gives %s, RFC 4231 %s" % (i + 1, got, want))
+        py = hmac.new(k, d, hashlib.sha256).hexdigest()
+        require(py.startswith(want), "test case %d: Python's hmac gives %s" % (i + 1, py))
+    return "%d test cases" % len(RFC4231)
+
+
 @check("tag-agrees-with-stacklabs.h", "fake")
 def _():
-    """Compile sl_tag and sl_rng from user/include/stacklabs.h and compare."""
+    """Compile sl_result and sl_rng from user/include/stacklabs.h, with a key header
+    as the grader does and without one, and compare with tags.py."""
     src = os.path.join(WORK, "tagcheck.c")
     exe = os.path.join(WORK, "tagcheck")
     os.makedirs(WORK, exist_ok=True)
@@ -198,14 +263,22 @@ def _():
                 ' sl_rng_seed(&r, v[1]); sl_rng_fill(&r, b, sizeof b);\n'
                 ' for (int i = 0; i < 24; i++) printf("%02x", b[i]);\n'
                 ' printf("\\n"); return 0; }\n')
-    ok, text = building._compile([src], exe, os.path.join(ROOT, "user", "include"))
-    require(ok, "cannot compile: %s" % text[-300:])
+    key = os.urandom(32)
+    hdr = os.path.join(WORK, "tagcheck_key.h")
+    with open(hdr, "w") as f:
+        f.write(tags.key_header(key))
+    payload = "spin start=1 end=2 bad=0"
     nonce = gradelib.new_nonce()
-    out = subprocess.run([exe, nonce, "spin start=1 end=2 bad=0"], capture_output=True,
-                         text=True).stdout.splitlines()
-    want = "RESULT spin start=1 end=2 bad=0 tag=%s" % gradelib.tag(nonce, "spin start=1 end=2 bad=0")
-    require(out[0] == want, "C printed %r, Python expects %r" % (out[0], want))
-    require(out[1] == gradelib.xorshift_bytes(nonce, 24).hex(), "sl_rng differs")
+    for keyhdr, want in ((None, "%016x" % gradelib.fnv1a64("%s|%s" % (nonce, payload))),
+                         (hdr, tags.hmac_tag(key, nonce, payload))):
+        ok, text = building._compile([src], exe, os.path.join(ROOT, "user", "include"), keyhdr)
+        require(ok, "cannot compile: %s" % text[-300:])
+        out = subprocess.run([exe, nonce, payload], capture_output=True, text=True).stdout.splitlines()
+        line = "RESULT %s tag=%s" % (payload, want)
+        require(out[0] == line, "C printed %r, Python expects %r (%s)" % (
+            out[0], line, "keyed" if keyhdr else "no key"))
+        require(out[1] == gradelib.xorshift_bytes(nonce, 24).hex(), "sl_rng differs")
+    return "keyed: HMAC-SHA-256, 64 hex; without a key: FNV-1a, 16 hex"
 
 
 @check("fake-reference-matrix", "fake")
@@ -685,7 +758,8 @@ def forge_c(nonce):
 
 
 def forge_patches():
-    """The forging monitor's patches, with a fresh nonce's tags."""
+    """The forging monitor's patches, with a fresh nonce's tags (under the run's key)."""
+    stage()
     c = forge_c(gradelib.new_nonce())
     return [
         ("common/monitor.c", "// Start every \"&\"-separated program", c + "// Start every \"&\"-separated program"),
@@ -957,7 +1031,21 @@ def attack_check(name, tree, notes_want, as_is=True):
 def _():
     tree = fresh_starter("forger")
     apply_patches(tree, FORGER)
-    return attack_check("forger", tree, ["not graded: common/monitor.c differs from the starter"])
+    return attack_check("forger", tree, ["not graded: common/monitor.c differs from the starter"],
+                        as_is=False)
+
+
+@check("attack-forged-monitor-keyed", "real")
+def _():
+    """The same forger built into the kernel that is graded (a whole tree, no overlay:
+    as if its code were in the lab's own files): the keyed tags still hold."""
+    want = attack_baseline()
+    tree = fresh_starter("forger-keyed")
+    apply_patches(tree, FORGER)
+    r = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2, use_overlay=False)[0]
+    require(not r.build, "build failed: %s" % (r.build and r.build.got[-3:]))
+    require(r.score == want, "the forger scored %d/%d, the untouched starter %d" % (r.score, r.max, want))
+    return "%d/%d as the untouched starter" % (r.score, r.max)
 
 
 @check("attack-fake-user-programs", "real")
@@ -1071,6 +1159,9 @@ def main():
     ap.add_argument("--fake-only", action="store_true", help="skip the real-kernel checks")
     ap.add_argument("--only", help="comma-separated check names")
     args = ap.parse_args()
+    # One key for every stage this run builds, so the fake kernel (which reads it
+    # from here) tags its lines the way the programs would.
+    os.environ.setdefault("STACKLABS_TEST_KEY", os.urandom(32).hex())
     define_broken()
     passed = failed = 0
     only = set(args.only.split(",")) if args.only else None
