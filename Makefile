@@ -55,7 +55,7 @@ help:
 	@echo "make test          every test; ends with 'N passed, N failed'"
 	@echo "make bench         system-call and context-switch costs of each phase"
 	@echo "make handout       student starter trees under build/handout/"
-	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
+	@echo "make gradescope    build/gradescope-labN.zip per lab (LAB=N: one; ALL=1: + build/gradescope.zip)"
 	@echo "make clean         remove build/"
 
 deps:
@@ -159,9 +159,12 @@ bench:
 handout:
 	$(PYTHON) scripts/handout.py
 
-# LAB=N: an autograder for lab N only; without it, one that grades every lab.
+# One autograder per lab (LAB=N: that lab's only); ALL=1: also the one that grades every
+# lab and adds the scores up. HIDDEN=DIR adds hidden tests (checked on the reference first).
 gradescope:
-	grader/gradescope/make_zip.sh build/gradescope$(if $(LAB),-lab$(LAB)).zip $(LAB)
+	@for n in $(if $(LAB),$(LAB),$(PHASES)); do \
+		grader/gradescope/make_zip.sh build/gradescope-lab$$n.zip $$n || exit 1; done
+	@$(if $(ALL),grader/gradescope/make_zip.sh build/gradescope.zip,true)
 
 clean:
 	rm -rf build

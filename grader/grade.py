@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -142,31 +143,72 @@ def results_json(results):
     }
 
 
-def gradescope_json(results, elapsed, text):
-    """Gradescope's results.json: score, execution_time, output, tests[]."""
-    tests = []
+# Escape sequences (GRUB paints the screen with them) and other control characters:
+# Gradescope shows text as it is, so none may reach results.json.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain(text):
+    """text without escape sequences or control characters (newlines and tabs kept)."""
+    return _ESCAPES.sub("", text)
+
+
+def gradescope_json(results, elapsed):
+    """Gradescope's results.json (gradescope-autograders.readthedocs.io, "Autograder
+    Specifications"): score, execution_time, output (plain text), output_format, and
+    one test per outcome.  The top-level output shows only the visible tests, the
+    files not graded and a build failure (once); a hidden test appears only in its own
+    entry, after_published.  A test the lab does not grade is worth 0, named as
+    informational, and never "passed" unless the kernel passed it."""
+    multi = len(results) > 1
+    tests, top = [], []
     for r in results:
+        head = "lab%d" % r.lab if multi else ""
+        if multi:
+            top.append("== lab %d" % r.lab)
+        top += r.notes
+        if r.build:
+            top.append("The build failed: every test of lab %d fails. %s" % (r.lab, r.build.message))
+            top += ["    " + ln for ln in r.build.got]
         for o in r.outcomes:
-            name = o.test.name if len(results) == 1 else "lab%d %s" % (r.lab, o.test.name)
-            lines = line_for(o)
-            if not o.graded:
-                k = o.test.fixed_in(r.lab)
-                name += " (vulnerable %s, 0 points)" % ("until lab %d" % k if k else "in every lab")
-            tests.append({
-                "name": name,
+            t = o.test
+            name = ("%s %s" % (head, t.name)).strip()
+            if o.graded:
+                lines = [t.title] + (o.evidence(log=False) if not r.build else
+                                     ["not run: the build failed (see the top of the page)"])
+            else:
+                k = t.fixed_in(r.lab)
+                name += " [informational, 0 points: %s]" % (
+                    "fixed in lab %d" % k if k else "not fixed in any lab")
+                lines = [t.title, "Lab %d is not expected to pass this test yet." % r.lab]
+                if not o.passed and not r.build:
+                    lines.append("observed: %s: %s" % (VERDICT_NAMES.get(o.kind, o.kind),
+                                                       o.verdict.message))
+            entry = {
+                "name": plain(name),
                 "number": str(len(tests) + 1),
                 "score": o.earned,
                 "max_score": o.max,
-                # A test this lab does not grade is worth 0 and expected to show the
-                # flaw: not a red mark for the student.
-                "status": "passed" if o.passed or not o.graded else "failed",
-                "output": "\n".join(lines[1:]) or o.test.title,
-                "visibility": "after_published" if o.test.hidden else "visible",
-            })
+                "status": "passed" if o.passed else "failed",
+                "output": plain("\n".join(lines)),
+                "output_format": "text",
+                "visibility": "after_published" if t.hidden else "visible",
+            }
+            if not o.graded:
+                entry["tags"] = ["informational"]
+            tests.append(entry)
+            if not t.hidden and o.graded:
+                top.append("%s: %s (%d/%d)" % (name, "PASS" if o.passed else "FAIL", o.earned, o.max))
+    if any(o.test.hidden for r in results for o in r.outcomes):
+        top.append("More tests run whose results are shown when the grades are published.")
     return {
         "score": sum(r.score for r in results),
         "execution_time": int(round(elapsed)),
-        "output": text,
+        "output": plain("\n".join(top)),
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
+        "stdout_visibility": "hidden",      # grade.py's own report names hidden tests
         "tests": tests,
     }
 
@@ -184,7 +226,7 @@ def grade_one(args, tests, stage):
     if args.json:
         write_json(args.json, results_json(results))
     if args.gradescope:
-        write_json(args.gradescope, gradescope_json(results, elapsed, text))
+        write_json(args.gradescope, gradescope_json(results, elapsed))
     return 0
 
 
@@ -262,6 +304,16 @@ def write_grades_csv(path, tests, graded):
                 w.writerow([student, r.lab, r.score, r.max] + cells + kinds +
                            ["; ".join(r.notes)])
     os.replace(tmp, path)
+
+
+def totals(tests, labs):
+    """Print, per lab, the total to set on Gradescope: the points of the tests that
+    lab grades (its public tests, then its hidden ones)."""
+    for lab in labs:
+        pub = sum(t.points for t in tests if t.passes_in(lab) and not t.hidden)
+        hid = sum(t.points for t in tests if t.passes_in(lab) and t.hidden)
+        print("lab %d: total %d points (public %d, hidden %d)" % (lab, pub + hid, pub, hid))
+    return 0
 
 
 def matrix_once(args, tests, stage, logroot=None):
@@ -346,6 +398,9 @@ def main(argv=None):
     ap.add_argument("--matrix", action="store_true", help="every test on every phase")
     ap.add_argument("--repeat", type=int, default=1, help="with --matrix: run it N times")
     ap.add_argument("--only", metavar="T1,T2", help="run only these tests")
+    ap.add_argument("--only-hidden", action="store_true", help="run only the --hidden tests")
+    ap.add_argument("--totals", action="store_true",
+                    help="print the points each lab is graded on (public + hidden), and stop")
     ap.add_argument("--cold", action="store_true",
                     help="boot every test through GRUB (default: only `boot` does; the "
                          "others resume from a snapshot taken at its first prompt)")
@@ -355,8 +410,8 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json")
     args = ap.parse_args(argv)
-    if not (args.lab or args.all or args.matrix):
-        ap.error("say --lab N, --all or --matrix")
+    if not (args.lab or args.all or args.matrix or args.totals):
+        ap.error("say --lab N, --all, --matrix or --totals")
     if args.batch and not args.out:
         ap.error("--batch needs --out")
     gradelib.install_handlers()
@@ -370,6 +425,12 @@ def main(argv=None):
             if unknown:
                 ap.error("unknown tests: %s" % ", ".join(sorted(unknown)))
             tests = [t for t in tests if t.name in names]
+        if args.only_hidden:
+            tests = [t for t in tests if t.hidden]
+            if not tests:
+                ap.error("--only-hidden: no hidden tests (--hidden DIR with DIR/tests.py)")
+        if args.totals:
+            return totals(tests, LABS if args.all or not args.lab else (args.lab,))
         stage = build_stage(args.hidden, args.jobs)
         if args.matrix:
             return matrix(args, tests, stage)

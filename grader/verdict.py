@@ -80,8 +80,9 @@ class Outcome:
     def max(self):
         return self.test.points if self.graded else 0
 
-    def evidence(self, indent="    "):
-        """The failure as text lines: verdict, expected, got, log."""
+    def evidence(self, indent="    ", log=True):
+        """The failure as text lines: verdict, expected, got, and (log) the path of the
+        serial log."""
         v = self.verdict
         if v is None:
             return []
@@ -97,6 +98,6 @@ class Outcome:
             if len(got) > 40:
                 got = got[:20] + ["... (%d more lines)" % (len(got) - 40)] + got[-20:]
             out += ["%s    %s" % (indent, ln[:200]) for ln in got]
-        if self.log:
+        if self.log and log:
             out.append("%sserial log: %s" % (indent, self.log))
         return out

@@ -21,6 +21,7 @@ Last: no process the grader started is still alive.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -553,27 +554,80 @@ def _():
 
 # --- Gradescope ---------------------------------------------------------------
 
+# Gradescope's autograder specification (gradescope-autograders.readthedocs.io,
+# "Autograder Specifications"): the fields it reads, their types and their values.
 GS_STATUS = {"passed", "failed"}
 GS_VIS = {"visible", "hidden", "after_due_date", "after_published"}
+GS_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+GS_TOP = {"score": (int, float), "execution_time": (int, float), "output": str,
+          "output_format": str, "test_output_format": str, "test_name_format": str,
+          "visibility": str, "stdout_visibility": str, "extra_data": dict, "tests": list,
+          "leaderboard": list}
+GS_TEST = {"score": (int, float), "max_score": (int, float), "status": str, "name": str,
+           "name_format": str, "number": str, "output": str, "output_format": str,
+           "tags": list, "visibility": str, "extra_data": dict}
 
 
-def validate_results(path):
-    """Check results.json against the fields Gradescope reads.  Returns the dict."""
+def validate_results(path, hidden_names=()):
+    """Check results.json against the specification, and what this grader promises:
+    output_format set; no escape sequence or control character anywhere; no kept log
+    path; a hidden test (hidden_names) named or described nowhere but in its own
+    after_published entry; an informational test worth 0 and, when the kernel failed
+    it, not "passed".  Returns the dict."""
     with open(path) as f:
-        r = json.load(f)
-    require(isinstance(r.get("score"), (int, float)), "score")
-    require(isinstance(r.get("execution_time"), (int, float)), "execution_time")
-    require(isinstance(r.get("output"), str), "output")
-    require(isinstance(r.get("tests"), list) and r["tests"], "tests[]")
+        raw = f.read()
+    r = json.loads(raw)
+    unknown = set(r) - set(GS_TOP)
+    require(not unknown, "fields Gradescope does not know: %s" % sorted(unknown))
+    for k, ty in GS_TOP.items():
+        require(k not in r or isinstance(r[k], ty), "%s is not %s" % (k, ty))
+    for k in ("score", "execution_time", "output", "output_format", "tests"):
+        require(k in r, "no %s" % k)
+    require(r["tests"], "tests[] is empty")
+    for k in ("output_format", "test_output_format", "test_name_format"):
+        require(k not in r or r[k] in GS_FORMATS, "%s %r" % (k, r.get(k)))
+    require(r.get("visibility", "visible") in GS_VIS, "visibility %r" % r.get("visibility"))
+    require(r.get("stdout_visibility", "hidden") in GS_VIS, "stdout_visibility")
+    require(not re.search(r"\\u001b|\\u00(0[0-8]|1[0-9a-f])|\\u000b|\\u007f", raw),
+            "an escape sequence or control character in results.json")
+    require("serial log:" not in raw and "/autograder/" not in raw, "a kept log path")
+    own = []
     for t in r["tests"]:
-        for k, ty in (("name", str), ("number", str), ("score", (int, float)),
-                      ("max_score", (int, float)), ("output", str)):
-            require(isinstance(t.get(k), ty), "test field %s in %s" % (k, t))
-        require(t.get("status") in GS_STATUS, "status %r" % t.get("status"))
-        require(t.get("visibility") in GS_VIS, "visibility %r" % t.get("visibility"))
-        require(0 <= t["score"] <= t["max_score"] or t["max_score"] == 0, "score > max")
+        unknown = set(t) - set(GS_TEST)
+        require(not unknown, "test fields Gradescope does not know: %s" % sorted(unknown))
+        for k, ty in GS_TEST.items():
+            require(k not in t or isinstance(t[k], ty), "test %s: %s is not %s" % (t.get("name"), k, ty))
+        for k in ("name", "number", "score", "max_score", "status", "output", "visibility"):
+            require(k in t, "test %s has no %s" % (t.get("name"), k))
+        require(t["status"] in GS_STATUS, "status %r" % t["status"])
+        require(t["visibility"] in GS_VIS, "visibility %r" % t["visibility"])
+        require(t.get("output_format", "text") in GS_FORMATS, "output_format %r" % t.get("output_format"))
+        require(0 <= t["score"] <= t["max_score"] or t["max_score"] == 0 == t["score"],
+                "%s: score %s of %s" % (t["name"], t["score"], t["max_score"]))
+        if "informational" in t.get("tags", []):
+            require(t["max_score"] == 0 and t["score"] == 0, "%s: informational, worth points" % t["name"])
+            require("observed:" not in t["output"] or t["status"] == "failed",
+                    "%s: the kernel failed it, but it shows as passed" % t["name"])
+        mine = [h for h in hidden_names if h in t["name"]]
+        if mine:
+            require(t["visibility"] == "after_published", "%s is %s" % (t["name"], t["visibility"]))
+            own.append(t)
+    for h in hidden_names:
+        require(h not in r["output"], "the top-level output names hidden test %s" % h)
+        for t in r["tests"]:
+            if t not in own:
+                require(h not in t["name"] + t["output"], "%s names hidden test %s" % (t["name"], h))
     require(abs(sum(t["score"] for t in r["tests"]) - r["score"]) < 1e-9, "score != sum of tests")
     return r
+
+
+def make_zip(z, lab, hidden, reference="ok"):
+    """make_zip.sh, its hidden tests checked on a fake reference kernel."""
+    env = dict(os.environ, HIDDEN=hidden or "", REFERENCE=fake_tree("gs-ref-" + reference, reference),
+               STACKLABS_QEMU=FAKE_QEMU, STACKLABS_TIMEOUT_SCALE="0.2",
+               STACKLABS_SELFTEST=str(os.getpid()), STACKLABS_PRISTINE=fake_pristine())
+    return subprocess.run(["bash", os.path.join(HERE, "gradescope", "make_zip.sh"), z] +
+                          ([lab] if lab else []), capture_output=True, text=True, env=env)
 
 
 def gradescope_root(name, submission_mode, lab="2", hidden=None):
@@ -582,9 +636,7 @@ def gradescope_root(name, submission_mode, lab="2", hidden=None):
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(root)
     z = os.path.join(root, "autograder.zip")
-    env = dict(os.environ, HIDDEN=hidden or "")
-    p = subprocess.run(["bash", os.path.join(HERE, "gradescope", "make_zip.sh"), z] +
-                       ([lab] if lab else []), capture_output=True, text=True, env=env)
+    p = make_zip(z, lab, hidden)
     require(p.returncode == 0, "make_zip.sh: %s" % (p.stdout + p.stderr)[-300:])
     import zipfile
     with zipfile.ZipFile(z) as zf:
@@ -616,8 +668,11 @@ def _():
     r = validate_results(os.path.join(root, "results", "results.json"))
     graded = [t for t in r["tests"] if t["max_score"] > 0]
     require(r["score"] == sum(t["max_score"] for t in graded), "score %s" % r["score"])
-    require(any("vulnerable" in t["name"] for t in r["tests"]), "no vulnerable entries")
-    return "score %s, %d tests" % (r["score"], len(r["tests"]))
+    info = [t for t in r["tests"] if "informational" in t.get("tags", [])]
+    require(info and all(t["status"] == "failed" for t in info),
+            "the lab-2 kernel fails tss-follows, preempt, overflow: %s" % [
+                (t["name"], t["status"]) for t in info])
+    return "score %s, %d tests, %d informational" % (r["score"], len(r["tests"]), len(info))
 
 
 @check("gradescope-no-build", "fake")
@@ -627,9 +682,10 @@ def _():
     require(rc == 0, "run_autograder status %d: %s" % (rc, text[-400:]))
     r = validate_results(os.path.join(root, "results", "results.json"))
     require(r["score"] == 0, "score %s" % r["score"])
-    require("error:" in r["output"] or any("error:" in t["output"] for t in r["tests"]),
-            "compiler errors not in the output")
-    return "score 0, %d tests" % len(r["tests"])
+    require("error:" in r["output"], "compiler errors not in the top-level output")
+    again = [t["name"] for t in r["tests"] if "error:" in t["output"]]
+    require(not again, "the compiler errors repeated in %s" % again[:3])
+    return "score 0, %d tests, errors shown once" % len(r["tests"])
 
 
 @check("gradescope-all-labs-hidden", "fake")
@@ -638,7 +694,7 @@ def _():
     root = gradescope_root("all", "ok", lab=None, hidden=hidden)
     rc, text = run_autograder(root)
     require(rc == 0, "run_autograder status %d: %s" % (rc, text[-400:]))
-    r = validate_results(os.path.join(root, "results", "results.json"))
+    r = validate_results(os.path.join(root, "results", "results.json"), ["hidden-echo", "a hidden program runs"])
     names = [t["name"] for t in r["tests"]]
     require(any(n.startswith("lab1 ") for n in names) and any(n.startswith("lab3 ") for n in names),
             "not every lab graded: %s" % names[:3])
@@ -649,6 +705,25 @@ def _():
     want = sum(t.points for lab in (1, 2, 3) for t in tests() if t.passes_in(lab)) + 3 * 7
     require(r["score"] == want, "score %s, expected %d" % (r["score"], want))
     return "score %s, %d tests" % (r["score"], len(r["tests"]))
+
+
+@check("gradescope-hidden-checked-before-zip", "fake")
+def _():
+    """make_zip.sh refuses hidden tests that do not give their EXPECT row on the
+    reference (here: a hidden test expected to pass everywhere, on a kernel that hangs
+    after its prompt in every `run`)."""
+    hidden = make_hidden("gs-hidden-bad")
+    z = os.path.join(WORK, "gradescope", "bad.zip")
+    if os.path.exists(z):
+        os.unlink(z)
+    p = make_zip(z, "2", hidden, reference="slow")
+    require(p.returncode != 0 and not os.path.exists(z), "make_zip.sh zipped them (status %d)" % p.returncode)
+    require("do not give their EXPECT rows" in p.stderr, "no clear message: %s" % p.stderr[-200:])
+    p = make_zip(z, "2", hidden)
+    require(p.returncode == 0, "make_zip.sh on a good reference: %s" % (p.stdout + p.stderr)[-300:])
+    want = sum(t.points for t in tests() if t.passes_in(2)) + 7
+    require("lab 2: total %d points" % want in p.stdout, "no total for lab 2: %s" % p.stdout[-200:])
+    return [ln for ln in p.stdout.splitlines() if "total" in ln][0]
 
 
 # ---------------------------------------------------------------------------
