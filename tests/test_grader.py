@@ -405,6 +405,17 @@ def _():
     require(rc == 1 and "!!" in out, "a forging kernel's matrix must differ (status %d)" % rc)
 
 
+def tree_listing(d):
+    """{path: (size, mtime)} of every file under d."""
+    out = {}
+    for root, _, names in os.walk(d):
+        for n in names:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            out[os.path.relpath(p, d)] = (st.st_size, st.st_mtime)
+    return out
+
+
 @check("fake-batch", "fake")
 def _():
     subs = os.path.join(WORK, "fake", "batch")
@@ -412,6 +423,10 @@ def _():
     for student, mode in (("alice", "ok"), ("bob", "forge"), ("carol", "nocompile"), ("dave", "hang")):
         src = fake_tree("batch-" + student, mode)
         shutil.copytree(src, os.path.join(subs, student))
+    # erin zipped her tree one folder deep; frank handed in no lab tree at all.
+    shutil.copytree(fake_tree("batch-erin", "ok"), os.path.join(subs, "erin", "lab2"))
+    os.makedirs(os.path.join(subs, "frank", "notes"))
+    before = tree_listing(subs)
     out = os.path.join(WORK, "fake", "batch-out")
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.monotonic()
@@ -422,15 +437,76 @@ def _():
     with open(os.path.join(out, "grades.csv")) as f:
         rows = list(csv.DictReader(f))
     score = {r["student"]: int(r["score"]) for r in rows}
-    require(sorted(score) == ["alice", "bob", "carol", "dave"], "rows %s" % sorted(score))
+    row = {r["student"]: r for r in rows}
+    require(sorted(score) == ["alice", "bob", "carol", "dave", "erin", "frank"], "rows %s" % sorted(score))
     require(score["alice"] == int(rows[0]["max"]) and score["carol"] == 0 and score["dave"] == 0,
             "scores %s" % score)
     require(0 < score["bob"] < score["alice"], "forger scored %d" % score["bob"])
+    require(score["erin"] == score["alice"], "the nested submission scored %d" % score["erin"])
     for s in score:
         with open(os.path.join(out, s + ".json")) as f:
             require(json.load(f)["student"] == s, "bad json for %s" % s)
     require("boot" in rows[0] and "overflow" in rows[0], "no per-test columns")
-    return "4 submissions in %.1f s, scores %s" % (secs, score)
+    require(row["dave"]["boot verdict"] == "timeout" and row["carol"]["hello verdict"] == "build"
+            and row["alice"]["boot verdict"] == "pass", "verdict columns: %s" % {
+                s: row[s].get("boot verdict") for s in row})
+    with open(os.path.join(out, "frank.json")) as f:
+        msg = json.load(f)["labs"][0]["build"]["message"]
+    require("has no labs/phase2/" in msg, "frank's message: %s" % msg)
+    require("graded the folder lab2/" in row["erin"]["not graded"], "erin: %r" % row["erin"]["not graded"])
+    require(tree_listing(subs) == before, "the grader wrote into the submissions: %s" % sorted(
+        set(tree_listing(subs)) ^ set(before))[:3])
+    require(os.path.isdir(os.path.join(out, "logs", "dave")), "no logs under the output directory")
+    return "6 submissions in %.1f s, scores %s" % (secs, score)
+
+
+@check("fake-batch-sigint", "fake")
+def _():
+    """SIGINT to a batch: it stops within 2 s, no QEMU is left, and grades.csv holds
+    the submissions that finished."""
+    import csv
+    import signal as _signal
+    subs = os.path.join(WORK, "fake", "batch-int")
+    shutil.rmtree(subs, ignore_errors=True)
+    shutil.copytree(fake_tree("bi-a", "ok"), os.path.join(subs, "a-quick"))
+    for s in ("b-hang", "c-hang", "d-hang"):      # 15 s each before the boot times out
+        shutil.copytree(fake_tree("bi-" + s, "hang"), os.path.join(subs, s))
+    out = os.path.join(WORK, "fake", "batch-int-out")
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()),
+               STACKLABS_PRISTINE=fake_pristine())
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py"), "--lab", "2", "--batch",
+                          subs, "--jobs", "4", "--out", out], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        while not os.path.exists(os.path.join(out, "a-quick.json")):
+            require(time.monotonic() < deadline and p.poll() is None, "a-quick never finished")
+            time.sleep(0.1)
+    except Failure:
+        p.send_signal(_signal.SIGTERM)
+        p.wait()
+        raise
+    time.sleep(0.5)
+    running = sum(b"fakeqemu" in _cmdline(pid) for pid in leftovers())
+    t0 = time.monotonic()
+    p.send_signal(_signal.SIGINT)
+    try:
+        status = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        status = "still running after 20 s"
+    secs = time.monotonic() - t0
+    err = p.stderr.read().decode(errors="replace")
+    time.sleep(0.3)
+    left = leftovers()
+    require(not left, "left running: %s" % left)
+    require(secs < 2, "took %.1f s to stop (status %s)" % (secs, status))
+    require(os.path.exists(os.path.join(out, "grades.csv")), "no grades.csv: %s" % err[-200:])
+    with open(os.path.join(out, "grades.csv")) as f:
+        rows = list(csv.DictReader(f))
+    require([r["student"] for r in rows] == ["a-quick"], "rows: %s" % [r["student"] for r in rows])
+    return "%d QEMUs running; stopped in %.1f s (status %s); grades.csv: a-quick" % (running, secs, status)
 
 
 def make_hidden(name, expect="PPP"):
