@@ -51,6 +51,13 @@ PANIC_GRACE = 2.0
 # under -icount, so 1 MiB would take a minute and a flood would show as a timeout.
 # 64 KiB is reached in about 4 s.  A test that needs more sets m.cap.
 OUTPUT_CAP = 64 << 10
+# Output that keeps coming is a flood too, whatever the UART's speed: once a command
+# (or the boot) has written more than FLOOD_BYTES and has been writing for more than
+# FLOOD_SECONDS of QEMU run time without a prompt, it is cut off.  A slow UART (or a
+# loaded host) would otherwise need minutes to reach OUTPUT_CAP, and such a kernel
+# used to cost every test its whole timeout.  No passing test writes 6 KB in all.
+FLOOD_BYTES = 8 << 10
+FLOOD_SECONDS = 5.0
 
 # ---------------------------------------------------------------------------
 # Timeouts that a loaded host does not eat.
@@ -225,6 +232,8 @@ class Machine:
     def _until_prompt(self, during, timeout):
         """Read until the next prompt; returns the text before it."""
         budget = Budget(self.proc.pid, timeout * self._scale())
+        flood = Budget(self.proc.pid, FLOOD_SECONDS * self._scale())
+        start = self.nbytes
         while True:
             self._check_panic()
             mo = self.prompt.search(self.buf, self.pos)
@@ -234,6 +243,11 @@ class Machine:
                 return text
             if self.eof:
                 self._died(during)
+            if self.nbytes - start > FLOOD_BYTES and flood.left() <= 0:
+                raise Verdict("flood", "the kernel kept writing to the serial port %s: %d bytes "
+                              "in %.0f s and no prompt; stopped reading" % (
+                                  during, self.nbytes - start, flood.spent()),
+                              got=[ln[:100] for ln in self._tail(3)])
             left = budget.left()
             if left <= 0:
                 since = _lines(self.buf[self.pos:])[-20:]

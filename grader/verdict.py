@@ -7,7 +7,8 @@ A test fails by raising Verdict; its kind says how:
     panic    the kernel printed "[k] panic" (the line and the register dump are the evidence)
     reset    QEMU exited with status 0: a triple fault under -no-reboot, never a pass
     exit     QEMU exited unexpectedly with another status
-    flood    the serial output passed the cap (machine.OUTPUT_CAP)
+    flood    the serial output passed the cap (machine.OUTPUT_CAP), or kept coming
+             (machine.FLOOD_BYTES for machine.FLOOD_SECONDS) without a prompt
     missing  "[k] load-error ... reason=\"not found\"" for a program the test runs
     build    the lab's build or the grader's own build failed
     grader   a bug in the grader itself (a Python exception), or the grader was stopped

@@ -339,6 +339,19 @@ def _():
     return "log %d bytes" % size
 
 
+@check("fake-flood-slow-uart", "fake")
+def _():
+    """A flood at 4 KB/s (a slow UART): cut off as a flood within FLOOD_SECONDS of
+    passing FLOOD_BYTES, long before the 64 KiB cap or the boot timeout."""
+    t0 = time.monotonic()
+    results = fake_grade("trickle", (2,))
+    secs = time.monotonic() - t0
+    expect_all(results, "flood")
+    o = results[0].outcomes[0]
+    require(o.seconds < 10, "cut off after %.1f s" % o.seconds)
+    return "boot cut off after %.1f s (%s)" % (o.seconds, o.verdict.message)
+
+
 @check("fake-forge", "fake")
 def _():
     results = fake_grade("forge", (3,))
