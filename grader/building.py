@@ -103,10 +103,11 @@ def _build_progs(stage, hidden, jobs, keyhdr):
     return None
 
 
-def build_tree(tree, lab, stage, make_jobs=1, timeout=600):
-    """`make -C tree -jN labN INITRD_EXTRA=stage`.  Returns (iso, None) or (None, Verdict)."""
+def build_tree(tree, lab, stage, make_jobs=1, timeout=600, user=None):
+    """`make -C tree -jN labN INITRD_EXTRA=stage`, as sandbox user if given.  Returns
+    (iso, None) or (None, Verdict)."""
     status, text = run_cmd(["make", "-C", tree, "-j%d" % max(1, make_jobs), "lab%d" % lab,
-                            "INITRD_EXTRA=" + stage], timeout=timeout)
+                            "INITRD_EXTRA=" + stage], timeout=timeout, user=user)
     iso = os.path.join(tree, "build", "phase%d" % lab, "boot.iso")
     if status != 0:
         why = "make lab%d timed out" % lab if status is None else "make lab%d failed (status %d)" % (lab, status)

@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gradelib  # noqa: E402
+import sandbox  # noqa: E402
 from gradelib import ROOT, VERDICT_NAMES  # noqa: E402
 
 LABS = (1, 2, 3)
@@ -415,8 +416,24 @@ def main(argv=None):
     if args.batch and not args.out:
         ap.error("--batch needs --out")
     gradelib.install_handlers()
+    gradelib.on_interrupt(sandbox.kill_everything)
     args.hidden = os.path.abspath(args.hidden) if args.hidden else None
     args.tree = os.path.abspath(args.tree)
+    off = sandbox.why_off()
+    if not (args.matrix or args.totals or args.no_overlay):
+        if off:
+            print("grader: %s" % off, file=sys.stderr)
+        else:
+            # What the sandbox user must not read: hidden tests, results, logs, the
+            # other submissions, the kit's solutions.
+            sandbox.protect(args.hidden, args.out, os.path.join(ROOT, "build", "grade"),
+                            os.path.join(ROOT, "labs") if os.path.exists(
+                                os.path.join(ROOT, "scripts", "handout.py")) else None)
+            for p in (args.json, args.gradescope):
+                if p:
+                    sandbox.protect(os.path.dirname(os.path.abspath(p)))
+            if args.batch:
+                sandbox.protect_top(args.batch)
     try:
         tests = load(args.hidden)
         if args.only:

@@ -114,8 +114,9 @@ class Machine:
     """A fresh QEMU running one kernel ISO, driven through the monitor on its serial
     port.  The serial log is written to log_path as it arrives."""
 
-    def __init__(self, iso, lab, log_path, cpus=1, icount=True):
+    def __init__(self, iso, lab, log_path, cpus=1, icount=True, user=None):
         self.iso = iso
+        self.user = user        # a sandbox.User to run QEMU as, or None
         self.cpus = cpus        # QEMU -smp
         self.icount = icount    # False only for benchmarks of plain TCG
         self.lab = lab
@@ -150,7 +151,7 @@ class Machine:
             argv += ["-incoming", "exec:cat %s" % shlex.quote(incoming)]
         self.log.write(("# %s\n" % " ".join(shlex.quote(a) for a in argv)).encode())
         self.t_start = time.monotonic()
-        self.proc = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = spawn(argv, user=self.user, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
         self.fd = self.proc.stdout.fileno()
 

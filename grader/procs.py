@@ -34,15 +34,25 @@ _hooks = []
 # util-linux's setpriv: a parent-death signal without preexec_fn (unsafe with threads).
 _SETPRIV = shutil.which("setpriv")
 
+# The only variables of the grader's environment a sandboxed command gets: the
+# self-test's fake QEMU, its timeout scale and its fixed key (never set for real).
+PASS_TO_SANDBOX = ("STACKLABS_QEMU", "STACKLABS_TIMEOUT_SCALE", "STACKLABS_TEST_KEY",
+                   "STACKLABS_SELFTEST")
 
-def spawn(argv, **kw):
-    """Popen argv in a new process group that kill_all() knows about.  Raises
+
+def spawn(argv, user=None, **kw):
+    """Popen argv in a new process group that kill_all() knows about.  user: a
+    sandbox.User to run it as, with that user's minimal environment.  Raises
     Verdict("grader") once the grader is stopping."""
     if _stopping.is_set():
         raise Verdict("grader", "the grader is stopping")
     env = dict(kw.pop("env", None) or os.environ)
+    if user is not None:
+        env = dict(user.env(), **{k: v for k, v in env.items() if k in PASS_TO_SANDBOX})
     env[MARK_VAR] = str(os.getpid())
-    if _SETPRIV:
+    if user is not None:
+        argv = [_SETPRIV, "--pdeathsig", "KILL"] + user.prefix() + ["--"] + list(argv)
+    elif _SETPRIV:
         argv = [_SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv)
     with _live_lock:
         p = subprocess.Popen(argv, start_new_session=True, env=env, **kw)
@@ -50,6 +60,12 @@ def spawn(argv, **kw):
     if _stopping.is_set():      # a signal came while it was starting
         kill_all()
     return p
+
+
+def live_pids():
+    """Pids of the children started and not reaped yet."""
+    with _live_lock:
+        return set(_live)
 
 
 def reap(p):
@@ -145,10 +161,10 @@ def install_handlers():
         signal.signal(sig, _on_signal)
 
 
-def run_cmd(argv, timeout, cwd=None, env=None):
-    """Run argv to completion (killed after timeout).  Returns (status, output text);
-    status None means it timed out."""
-    p = spawn(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+def run_cmd(argv, timeout, cwd=None, env=None, user=None):
+    """Run argv to completion (killed after timeout), as sandbox user if given.
+    Returns (status, output text); status None means it timed out."""
+    p = spawn(argv, user=user, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         out, _ = p.communicate(timeout=timeout)

@@ -16,19 +16,24 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import overlay
+import sandbox
 from building import ROOT, build_tree
 from machine import Machine, Snapshot
-from procs import prune_dead, remove_at_exit, stop_all
+from procs import live_pids, prune_dead, remove_at_exit, stop_all
 from verdict import VERDICT_NAMES, Outcome, Verdict
 
-def run_one(t, lab, iso, logdir, stage=None, slots=None, snap=None):
+# Where the sandbox users' work directories go (0711: theirs cannot be listed).
+SANDBOX_TOP = os.path.join(tempfile.gettempdir(), "stacklabs-sandbox")
+
+
+def run_one(t, lab, iso, logdir, stage=None, slots=None, snap=None, user=None):
     """Run test t on a fresh QEMU of lab's kernel.  Returns an Outcome; the serial log
     is kept only when the test failed.  slots: a semaphore that bounds concurrent QEMUs.
     snap: a Snapshot.  The test that takes it boots through GRUB, saves the machine
     at its first prompt and goes on; the others resume from that file (a fresh QEMU
     process, at the prompt in 0.2 s instead of a 2 s boot)."""
     log = os.path.join(logdir, "%s.log" % t.name)
-    m = Machine(iso, lab, log, cpus=t.cpus)
+    m = Machine(iso, lab, log, cpus=t.cpus, user=user)
     m.stage = stage
     if t.cpus != 1 and snap and snap.taker != t.name:
         # The snapshot is of a one-CPU machine: boot this one through GRUB, with the
@@ -49,7 +54,7 @@ def run_one(t, lab, iso, logdir, stage=None, slots=None, snap=None):
                 # The machine was at the prompt when saved: a resume that fails is the
                 # grader's trouble (a loaded host), never the kernel's.  Boot instead.
                 m.close()
-                m = Machine(iso, lab, log, cpus=t.cpus)
+                m = Machine(iso, lab, log, cpus=t.cpus, user=user)
                 m.stage, m.scale = stage, snap.scale
                 m.start()
                 m.boot()
@@ -131,7 +136,7 @@ def _not_run(t, lab, why, log=None):
 
 
 def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jobs=1,
-              use_overlay=True):
+              use_overlay=True, user=None):
     """Build lab and record a LabResult.  use_overlay: in a fresh directory under
     rundir holding the lab's pristine starter and only the owned files of tree
     (overlay.make); otherwise tree as it is (a trusted tree: the reference, the
@@ -146,6 +151,8 @@ def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jo
         where = os.path.join(rundir, "lab%d" % lab, "tree")
         try:
             notes = overlay.make(tree, lab, where)
+            if user is not None:
+                sandbox.give(where, user)
         except overlay.OverlayError as e:
             bad = Verdict("build", "not graded: %s" % e)
     else:
@@ -155,7 +162,9 @@ def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jo
         slots.acquire()
     try:
         if bad is None and use_overlay:
-            iso, bad = build_tree(where, lab, stage, make_jobs)
+            iso, bad = build_tree(where, lab, stage, make_jobs, user=user)
+            if user is not None:    # nothing the build started outlives it (the
+                user.kill_all(keep=live_pids())    # QEMUs of earlier labs run on)
         elif bad is None:
             with open(os.path.join(where, "build", ".grade.lock"), "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
@@ -177,6 +186,19 @@ def build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir, make_jo
 
 def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=False,
                make_jobs=None, use_overlay=True):
+    """See _grade_tree.  With the overlay and the sandbox on (sandbox.py), the
+    submission's builds and QEMUs run as a sandbox user of its own, in its work
+    directory, and every process of that user is killed before this returns."""
+    user = sandbox.acquire() if use_overlay else None
+    try:
+        return _grade_tree(tree, labs, tests, stage, jobs, slots, logroot, cold, make_jobs,
+                           use_overlay, user)
+    finally:
+        sandbox.release(user)
+
+
+def _grade_tree(tree, labs, tests, stage, jobs, slots, logroot, cold, make_jobs,
+                use_overlay, user):
     """Grade tree (a submission: only its owned files count, see overlay.py; with
     use_overlay=False, a trusted tree built as it is).  The grader's programs (stage)
     are copied to a directory of this call's own, so no submission sees another's.
@@ -191,14 +213,25 @@ def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=
     jobs).  Returns [LabResult]."""
     tree = os.path.abspath(tree)
     logroot = logroot or os.path.join(ROOT, "build", "grade")
-    # This run's trees, programs, ISO copies and snapshots: private to this call.
-    rundir = os.path.join(logroot, "run-%d-%s" % (os.getpid(), secrets.token_hex(3)))
+    # This run's trees, programs, ISO copies and snapshots: private to this call (in
+    # the sandbox user's work directory when there is one).
     prune_dead(logroot, "run-")
     prune_dead(tempfile.gettempdir(), "sl-")       # QMP sockets of killed graders
+    if user is not None:
+        rundir = user.begin(SANDBOX_TOP)
+    else:
+        rundir = os.path.join(logroot, "run-%d-%s" % (os.getpid(), secrets.token_hex(3)))
+        os.makedirs(rundir)
     remove_at_exit(rundir)
-    os.makedirs(rundir)
     mystage = os.path.join(rundir, "progs")
     shutil.copytree(stage, mystage)
+    if user is not None:        # root's, readable: they go into the sandbox's initrd
+        os.chmod(rundir, 0o711)
+        os.chown(rundir, 0, 0)
+        for d, _, files in os.walk(mystage):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o755)
     stage = mystage
     results = {}
     outcomes = {}
@@ -212,7 +245,7 @@ def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=
             with cond:
                 busy[0] += 1
             logdir = os.path.join(logroot, "lab%d" % lab)
-            f = ex.submit(run_one, t, lab, iso, logdir, stage, slots, snaps.get(lab))
+            f = ex.submit(run_one, t, lab, iso, logdir, stage, slots, snaps.get(lab), user)
             f.add_done_callback(lambda f: finished(lab, iso, t, rest, f))
 
         def finished(lab, iso, t, rest, f):
@@ -243,13 +276,17 @@ def grade_tree(tree, labs, tests, stage, jobs=2, slots=None, logroot=None, cold=
         try:
             for lab in labs:
                 iso = build_lab(tree, lab, stage, slots, results, outcomes, tests, rundir,
-                                make_jobs or jobs, use_overlay)
+                                make_jobs or jobs, use_overlay, user)
                 if iso is None:
                     continue
                 first = [t for t in tests if t.name == "boot"] or tests[:1]
                 rest = [t for t in tests if t not in first]
                 if rest:
-                    snaps[lab] = Snapshot(os.path.dirname(iso), first[0].name, take=not cold)
+                    snapdir = os.path.join(os.path.dirname(iso), "snap")
+                    os.makedirs(snapdir, exist_ok=True)
+                    if user is not None:    # QEMU, as the user, writes the snapshot
+                        sandbox.give(snapdir, user)
+                    snaps[lab] = Snapshot(snapdir, first[0].name, take=not cold)
                 for t in first:
                     launch(lab, iso, t, rest)
             with cond:
