@@ -82,7 +82,7 @@ class User:
         user owns it; returns its path."""
         os.makedirs(top, exist_ok=True)
         os.chmod(top, 0o711)
-        self.work = tempfile.mkdtemp(prefix="sb-", dir=top)
+        self.work = tempfile.mkdtemp(prefix="sb-%d-" % os.getpid(), dir=top)
         os.makedirs(os.path.join(self.work, "tmp"))
         give(self.work, self)
         os.chmod(self.work, 0o700)

@@ -218,6 +218,7 @@ def _grade_tree(tree, labs, tests, stage, jobs, slots, logroot, cold, make_jobs,
     prune_dead(logroot, "run-")
     prune_dead(tempfile.gettempdir(), "sl-")       # QMP sockets of killed graders
     if user is not None:
+        prune_dead(SANDBOX_TOP, "sb-")
         rundir = user.begin(SANDBOX_TOP)
     else:
         rundir = os.path.join(logroot, "run-%d-%s" % (os.getpid(), secrets.token_hex(3)))

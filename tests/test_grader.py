@@ -484,12 +484,12 @@ def _():
     subs = os.path.join(WORK, "fake", "batch-int")
     shutil.rmtree(subs, ignore_errors=True)
     shutil.copytree(fake_tree("bi-a", "ok"), os.path.join(subs, "a-quick"))
-    for s in ("b-hang", "c-hang", "d-hang"):      # 15 s each before the boot times out
+    for s in ("b-hang", "c-hang", "d-hang"):      # 45 s each before the boot times out
         shutil.copytree(fake_tree("bi-" + s, "hang"), os.path.join(subs, s))
     out = os.path.join(WORK, "fake", "batch-int-out")
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()),
-               STACKLABS_PRISTINE=fake_pristine())
+               STACKLABS_PRISTINE=fake_pristine(), STACKLABS_TIMEOUT_SCALE="3")
     p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py"), "--lab", "2", "--batch",
                           subs, "--jobs", "4", "--out", out], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -1287,6 +1287,102 @@ def _():
     require(lines[-1] == "Score: %d/%d" % (want, _attack["max"]),
             "%s, the instructor's grader: %d" % (lines[-1], want))
     return "%s, warned: common/monitor.c" % lines[-1]
+
+
+SNEAK_C = '#include "%s"\nint sneak_unused;\n'
+SNEAK_ASM = 'section .rodata\nsneak:\n\tincbin "%s"\n'
+
+
+@check("attack-absolute-include", "real")
+def _():
+    """A lab file that pulls an instructor file (a hidden test's) in by absolute path,
+    with #include and with nasm's incbin: the build fails and no byte of the file
+    shows in the report or the JSON."""
+    import sandbox as sb
+    if sb.why_off():
+        raise Failure("not judged: %s" % sb.why_off())
+    hidden = make_hidden("attack-hidden")
+    marker = "SECRET-%s" % os.urandom(6).hex()
+    secret = os.path.join(hidden, "secret_notes.txt")
+    with open(secret, "w") as f:
+        f.write("%s the answers\n" % marker)
+    notes = []
+    for kind, name, text in (("include", "sneak.c", SNEAK_C), ("incbin", "sneak.asm", SNEAK_ASM)):
+        tree = fresh_starter("sneak-" + kind)
+        with open(os.path.join(tree, "labs", "phase%d" % ATTACK_LAB, name), "w") as f:
+            f.write(text % secret)
+        js = os.path.join(WORK, "attack", "sneak-%s.json" % kind)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "grade.py"), "--lab", str(ATTACK_LAB),
+                            "--tree", tree, "--hidden", hidden, "--json", js, "--jobs", "2"],
+                           capture_output=True, text=True, timeout=900,
+                           env=dict(os.environ, STACKLABS_SELFTEST=str(os.getpid())))
+        with open(js) as f:
+            raw = f.read()
+        lab = json.loads(raw)["labs"][0]
+        require(lab["build"], "%s: the build did not fail (score %s)" % (kind, lab["score"]))
+        require(marker not in raw and marker not in p.stdout + p.stderr,
+                "%s: the secret shows in the report: %s" % (kind, [
+                    ln for ln in (p.stdout + raw).splitlines() if marker in ln][:1]))
+        why = [ln for ln in lab["build"]["errors"] if secret in ln]
+        notes.append("%s: %s" % (kind, (why or lab["build"]["errors"] or ["?"])[0].strip()[:90]))
+    return "; ".join(notes)
+
+
+@check("sandbox-leaves-nothing", "real")
+def _():
+    """A sandboxed command that leaves a daemon writing into the results directory:
+    the daemon cannot write there, and release() kills it."""
+    import sandbox as sb
+    if sb.why_off():
+        raise Failure("not judged: %s" % sb.why_off())
+    results = os.path.join(WORK, "sandbox-results")
+    shutil.rmtree(results, ignore_errors=True)
+    os.makedirs(results)
+    target = os.path.join(results, "results.json")
+    with open(target, "w") as f:
+        f.write('{"score": 50}\n')
+    sb.protect(results)
+    u = sb.acquire()
+    try:
+        u.begin(os.path.join(WORK, "sandbox-top"))
+        cmd = ("setsid sh -c 'while :; do echo {\\\"score\\\": 110} > %s 2>/dev/null; sleep 0.2; done' "
+               "</dev/null >/dev/null 2>&1 &" % target)
+        procs.run_cmd(["sh", "-c", cmd], timeout=20, user=u)
+        time.sleep(0.5)
+        left = u.pids()
+        require(left, "the daemon did not start (the check could not fail)")
+    finally:
+        sb.release(u)
+    time.sleep(0.5)
+    require(not u.pids(), "still running as %s: %s" % (u.name, u.pids()))
+    with open(target) as f:
+        require(f.read() == '{"score": 50}\n', "the daemon rewrote results.json")
+    return "%d process(es) of %s killed; results.json untouched" % (len(left), u.name)
+
+
+@check("attack-background-rewrites-results", "fake")
+def _():
+    """A submission whose Makefile leaves a process that rewrites results.json a few
+    seconds after grading: on a fake Gradescope root, its results.json stays what the
+    same submission gets without the trick."""
+    root = gradescope_root("bg", "ok")
+    mk = os.path.join(root, "submission", "Makefile")
+    target = os.path.join(root, "results", "results.json")
+    with open(mk) as f:
+        text = f.read()
+    with open(mk, "w") as f:
+        f.write(text.replace("lab1 lab2 lab3:\n", "lab1 lab2 lab3:\n\t@setsid sh -c 'sleep 2; "
+                             "echo {\\\"score\\\": 999} > %s' </dev/null >/dev/null 2>&1 &\n" % target, 1))
+    rc, text = run_autograder(root)
+    require(rc == 0, "run_autograder status %d: %s" % (rc, text[-300:]))
+    time.sleep(3)
+    r = validate_results(target)
+    want = sum(t.points for t in tests() if t.passes_in(2))
+    require(r["score"] == want, "results.json says %s, the same submission without the trick %d"
+            % (r["score"], want))
+    require(any("Makefile differs from the starter" in r["output"] for _ in [0]),
+            "the Makefile is not named: %s" % r["output"][:200])
+    return "score %s after 3 s; Makefile named as not graded" % r["score"]
 
 
 # ---------------------------------------------------------------------------
