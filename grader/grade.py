@@ -260,6 +260,8 @@ def grade_batch(args, tests, stage):
         results = gradelib.grade_tree(tree, labs, tests, stage, args.jobs, slots, cold=args.cold,
                                       logroot=os.path.join(args.out, "logs", student),
                                       make_jobs=1)     # the trees build in parallel already
+        if gradelib.stopping():     # interrupted: its QEMUs were killed, not finished
+            return student, None
         write_json(os.path.join(args.out, student + ".json"),
                    dict(student=student, **results_json(results)))
         for r in results:

@@ -32,7 +32,7 @@ from kout import Instance, Run, as_int, fields, klines  # noqa: E402,F401
 from machine import (BOOT_TIMEOUT, CMD_TIMEOUT, OUTPUT_CAP, Budget, Machine,  # noqa: E402,F401
                      Qmp, QmpError, Snapshot)
 from procs import (MARK_VAR, install_handlers, kill_all, on_interrupt,  # noqa: E402,F401
-                   prune_dead, remove_at_exit, run_cmd, spawn, reap, stop_all)
+                   prune_dead, remove_at_exit, run_cmd, spawn, reap, stop_all, stopping)
 from registry import TESTS, Test, load_tests, test  # noqa: E402,F401
 from schedule import LabResult, grade_tree, run_one  # noqa: E402,F401
 from tags import fnv1a64, new_nonce, tag, xorshift_bytes  # noqa: E402,F401
