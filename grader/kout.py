@@ -177,9 +177,11 @@ class Run:
                  ["pid=%s" % inst.pid], ["pid=%s" % r["pid"]])
         bad = ["%s=%s" % (k, r.get(k)) for k, v in want.items() if r.get(k) != str(v)]
         if bad:
+            # The program's own diagnostic lines say which value went wrong.
             fail("%s: RESULT fields differ" % inst.label(),
                  ["%s=%s" % kv for kv in want.items()],
-                 ["RESULT " + " ".join("%s=%s" % kv for kv in r.items())])
+                 ["RESULT " + " ".join("%s=%s" % kv for kv in r.items())] +
+                 [ln for ln in self.lines if ln.startswith("DETAIL ")][:10])
         return r
 
     def find(self, **want):

@@ -132,6 +132,10 @@ class Machine:
         self.panic_at = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.commands = []      # what the test sent, for the evidence
+        # What the test wanted from the kernel just then: the `expected` lines of a
+        # panic, triple fault or exit (a test may set m.wanted before a command).
+        self.wanted = ["the boot lines, then the first `lab%d> ` prompt" % lab]
+        self._wanted_set = False
         self.booted = False     # reached the prompt (by booting or resuming)
         self.resumed = False    # started from a snapshot instead of booting
 
@@ -216,19 +220,22 @@ class Machine:
         lines = self.buf[i:].replace("\r", "").split("\n")
         status = self._exit_status() if self.eof else None
         note = "" if status is None else " (QEMU exited %d)" % status
-        raise Verdict("panic", "kernel panic" + note, got=[ln[:200] for ln in lines[:40]])
+        raise Verdict("panic", "kernel panic" + note, expected=self.wanted,
+                      got=[ln[:200] for ln in lines[:40]])
 
     def _died(self, during):
         status = self._exit_status()
         self._check_panic()
         if status == 0:
             raise Verdict("reset", "QEMU exited with status 0 %s: a triple fault or reset "
-                          "under -no-reboot (never a pass)" % during, got=self._tail())
+                          "under -no-reboot (never a pass)" % during, expected=self.wanted,
+                          got=self._tail())
         if status == 3:
             raise Verdict("panic", "QEMU exited with status 3 (the kernel's panic exit) %s "
-                          "without a [k] panic line" % during, got=self._tail())
+                          "without a [k] panic line" % during, expected=self.wanted,
+                          got=self._tail())
         raise Verdict("exit", "QEMU exited unexpectedly with status %s %s" % (status, during),
-                      got=self._tail())
+                      expected=self.wanted, got=self._tail())
 
     def _until_prompt(self, during, timeout):
         """Read until the next prompt; returns the text before it."""
@@ -325,10 +332,19 @@ class Machine:
         self.booted = True
         return _lines(text)
 
+    def want(self, *lines):
+        """Say what the next command should bring (shown as `expected:` if the kernel
+        panics, triple faults or exits instead)."""
+        self.wanted = list(lines)
+        self._wanted_set = True
+
     def cmd(self, line, timeout=CMD_TIMEOUT):
         """Type line at the monitor and return the output lines up to the next prompt
         (without the echo of line)."""
         self.commands.append(line)
+        if not self._wanted_set:
+            self.wanted = ["the output of `%s`, then the `lab%d> ` prompt" % (line, self.lab)]
+        self._wanted_set = False
         try:
             self.proc.stdin.write(line.encode() + b"\r")
             self.proc.stdin.flush()

@@ -354,6 +354,21 @@ def _():
     return "boot cut off after %.1f s (%s)" % (o.seconds, o.verdict.message)
 
 
+@check("fake-feedback", "fake")
+def _():
+    """A failure report carries the program's own DETAIL lines, and a panic says what
+    the test wanted instead."""
+    o = outcomes(fake_grade("ok", (1,)))[(1, "blocked-3")]
+    ev = "\n".join(o.evidence())
+    require("DETAIL reg=r12" in ev, "no DETAIL line in blocked-3's report on phase 1:\n%s" % ev)
+    o = outcomes(fake_grade("panicrun", (3,)))
+    ev = "\n".join(o[(3, "hello")].evidence())
+    require("expected:" in ev and "the output of `run hello world`" in ev, "hello:\n%s" % ev)
+    ev = "\n".join(o[(3, "overflow")].evidence())
+    require("reason=kstack-guard" in ev, "overflow:\n%s" % ev)
+    return "DETAIL shown; a panic shows what `overflow` wanted"
+
+
 @check("fake-forge", "fake")
 def _():
     results = fake_grade("forge", (3,))
