@@ -21,6 +21,7 @@ so; STACKLABS_SANDBOX=off turns it off as root too.
 Python 3 standard library only; nothing happens on import.
 """
 
+import fcntl
 import os
 import pwd
 import queue
@@ -33,6 +34,10 @@ import threading
 import time
 
 BASE_NAME = "stacklabs-sandbox"
+# At most this many sandbox users (graders and submissions graded at once).
+MAX_USERS = 16
+# Their lock files: a user is held by the grader process that locks its file.
+LOCK_DIR = os.path.join(tempfile.gettempdir(), "stacklabs-sandbox")
 # The environment of everything run in the sandbox.
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -152,19 +157,44 @@ def give(path, user):
             os.chown(os.path.join(d, f), user.uid, user.gid, follow_symlinks=False)
 
 
+def _claim(block=False):
+    """A sandbox user no other grader on this machine holds: the first of
+    stacklabs-sandbox, stacklabs-sandbox1, ... whose lock file (in LOCK_DIR) this
+    process can lock.  block: wait for the first one instead.  None if all are held."""
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    os.chmod(LOCK_DIR, 0o711)
+    names = [BASE_NAME + ("" if i == 0 else str(i)) for i in range(MAX_USERS)]
+    names = [n for n in names if not any(u.name == n for u in _made)]
+    for wait in (False, True) if block else (False,):
+        for name in names[:1] if wait else names:
+            fd = os.open(os.path.join(LOCK_DIR, name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            u = User(name)
+            u.lock = fd             # held for as long as this grader lives
+            return u
+    return None
+
+
 def acquire():
     """A sandbox user for one submission (waits while all are busy), or None when the
-    sandbox is off.  Give it back with release()."""
+    sandbox is off.  Each is this grader's alone: graders running at once on one
+    machine never share one (so killing a user's processes never hits another's).
+    Give it back with release()."""
     global _pool
     if why_off():
         return None
     with _pool_lock:
         if _pool is None:
             _pool = queue.Queue()
-        if _pool.empty() and len(_made) < 8:
-            u = User(BASE_NAME + ("" if not _made else str(len(_made))))
-            _made.append(u)
-            _pool.put(u)
+        if _pool.empty() and len(_made) < MAX_USERS:
+            u = _claim(block=not _made)
+            if u is not None:
+                _made.append(u)
+                _pool.put(u)
     return _pool.get()
 
 
