@@ -28,10 +28,11 @@ UCFLAGS := -static -O2 -g -Wall -Wextra -Iuser/include
 
 # QEMU: TCG by default (ACCEL=kvm is an opt-in for interactive speed only; on these
 # machines KVM is a software layer where a ring-3 SYSCALL shuts the guest down).
+# The flags come from grader/qemu.py, the one definition of the QEMU command line that
+# the grader and every test suite use too (read only when a labN-qemu target runs).
 ACCEL ?= tcg
-QEMU_COMMON := -machine pc,accel=$(ACCEL) -cpu qemu64 -m 128M -no-reboot -boot order=d \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04
-QEMU_TTY := -display none -serial mon:stdio
+CPUS ?= 1
+QEMU_FLAGS = $(shell $(PYTHON) grader/qemu.py --make --accel $(ACCEL) --cpus $(CPUS))
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)
 QEMU_LOG ?= cpu_reset
 
@@ -65,12 +66,12 @@ help:
 	@echo "make bench         system-call and context-switch costs of each phase"
 	@echo "make fuzz          10^6 random system calls per phase (FUZZ_CALLS=, FUZZ_SEED=)"
 	@echo "make handout       student starter trees under build/handout/ (DEPTH=full: build/handout-full/)"
-	@echo "make gradescope    build/gradescope.zip (LAB=N: build/gradescope-labN.zip)"
+	@echo "make gradescope    build/gradescope-labN.zip per lab (LAB=N: one; ALL=1: + build/gradescope.zip)"
 # INSTRUCTOR ONLY END
 	@echo "make clean         remove build/"
 
 deps:
-	@scripts/deps.sh qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gcc make python3
+	@scripts/deps.sh qemu-system-x86_64 grub-mkrescue xorriso mformat nasm musl-gcc gdb gcc make python3
 
 # ---- user programs ---------------------------------------------------------------
 build/user/%: user/%.c $(wildcard user/include/*.h)
@@ -146,7 +147,7 @@ lab$(1)-qemu:
 	@$$(MAKE) --no-print-directory deps
 	@$$(MAKE) --no-print-directory lab$(1)
 	@echo "booting lab $(1) (TCG); Ctrl-A x quits QEMU"
-	$$(QEMU) $$(QEMU_COMMON) $$(QEMU_TTY) -cdrom $$(B$(1))/boot.iso \
+	$$(QEMU) $$(QEMU_FLAGS) -cdrom $$(B$(1))/boot.iso \
 		-d $$(QEMU_LOG) -D $$(B$(1))/qemu.log; \
 		s=$$$$?; \
 		if [ $$$$s -eq 0 ] && grep -q 'Triple fault' $$(B$(1))/qemu.log; then \
@@ -163,7 +164,7 @@ lab$(1)-qemu-gdb:
 	@$$(MAKE) --no-print-directory lab$(1)
 	@scripts/gdbinit.sh $(1) $(GDBPORT) > build/gdbinit
 	@echo "lab $(1) halted; in another terminal: make gdb   (port $(GDBPORT))"
-	$$(QEMU) $$(QEMU_COMMON) $$(QEMU_TTY) -cdrom $$(B$(1))/boot.iso -gdb tcp::$(GDBPORT) -S
+	$$(QEMU) $$(QEMU_FLAGS) -cdrom $$(B$(1))/boot.iso -gdb tcp::$(GDBPORT) -S
 
 grade-lab$(1):
 	@$$(MAKE) --no-print-directory deps
@@ -225,9 +226,12 @@ fuzz:
 handout:
 	$(PYTHON) scripts/handout.py $(if $(DEPTH),--depth $(DEPTH))
 
-# LAB=N: an autograder for lab N only; without it, one that grades every lab.
+# One autograder per lab (LAB=N: that lab's only); ALL=1: also the one that grades every
+# lab and adds the scores up. HIDDEN=DIR adds hidden tests (checked on the reference first).
 gradescope:
-	grader/gradescope/make_zip.sh build/gradescope$(if $(LAB),-lab$(LAB)).zip $(LAB)
+	@for n in $(if $(LAB),$(LAB),$(PHASES)); do \
+		grader/gradescope/make_zip.sh build/gradescope-lab$$n.zip $$n || exit 1; done
+	@$(if $(ALL),grader/gradescope/make_zip.sh build/gradescope.zip,true)
 # INSTRUCTOR ONLY END
 
 clean:

@@ -224,6 +224,8 @@ def preempt(m):
 
 @test("overflow", 20, "a kernel stack overflow kills only the overflowing process")
 def overflow(m):
+    m.want("[k] kill pid=<t_burn's> reason=kstack-guard",
+           "t_sleepers: RESULT rounds=8 bad=0, [k] exit status=0", "then the `lab%d> ` prompt" % m.lab)
     r = m.run("t_sleepers {nonce} 8 30", "t_burn {nonce} 100 20")
     r.expect_kill(1, "kstack-guard")
     r.result(0, rounds=8, bad=0)

@@ -23,17 +23,6 @@ YIELD_ITERS = int(os.environ.get("BENCH_YIELD_ITERS", "100000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
-GRADING_FLAGS = list(gradelib.QEMU_FLAGS)
-
-
-def flags(icount):
-    f = list(GRADING_FLAGS)
-    if not icount:
-        i = f.index("-icount")
-        del f[i:i + 2]
-    return f
-
-
 def elapsed(lines, mode):
     """(iters, elapsed_ns) of every BENCH line of this mode."""
     out = []
@@ -46,9 +35,8 @@ def elapsed(lines, mode):
 
 def measure(phase, icount):
     """Median ns per null call and per yield switch over REPEAT runs in one boot."""
-    gradelib.QEMU_FLAGS = flags(icount)
     log = os.path.join(ROOT, "build", "bench", "phase%d-%s.log" % (phase, "icount" if icount else "tcg"))
-    m = gradelib.Machine(os.path.join(ROOT, "build", "phase%d" % phase, "boot.iso"), phase, log)
+    m = gradelib.Machine(os.path.join(ROOT, "build", "phase%d" % phase, "boot.iso"), phase, log, icount=icount)
     null, pingpong = [], []
     try:
         m.start()

@@ -423,6 +423,18 @@ def write_starter(files, content, lab):
         with open(p, "wb") as fh:
             fh.write(data)
         os.chmod(p, 0o755 if os.access(os.path.join(ROOT, f), os.X_OK) else 0o644)
+    # The starter as handed out, for its own grader: grading takes only labs/phaseN/
+    # from a student's tree and everything else from here (grader/overlay.py).
+    sys.path.insert(0, os.path.join(ROOT, "grader"))
+    import overlay
+    sys.path.pop(0)
+    pristine = os.path.join(overlay.PRISTINE_DIR, "lab%d.tar.gz" % lab)
+    tree[pristine] = overlay.tarball_bytes(
+        {f: (d, 0o755 if os.access(os.path.join(ROOT, f), os.X_OK) else 0o644)
+         for f, d in tree.items()})
+    os.makedirs(os.path.join(dest, os.path.dirname(pristine)), exist_ok=True)
+    with open(os.path.join(dest, pristine), "wb") as fh:
+        fh.write(tree[pristine])
     write_tarball(dest, lab, tree)
     return tree
 

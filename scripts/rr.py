@@ -51,6 +51,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
 import gradelib  # noqa: E402  (its QMP client)
+import qemu  # noqa: E402  (the one QEMU command line)
 
 # Pacing: after each byte, wait for its echo up to ECHO_WAIT_S; without one (a program
 # reading stdin does not echo), until the guest ran ECHO_WAIT_INSNS more instructions
@@ -84,11 +85,10 @@ def rr_dir(args):
 def qemu_argv(d, mode, cpus, extra=()):
     """The QEMU command line for record or replay of the recording in d. Both modes
     must build the same machine, or the snapshots and the log do not fit it."""
-    return ["qemu-system-x86_64",
-            "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-m", "128M",
-            "-smp", str(cpus), "-no-reboot", "-boot", "order=d",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-display", "none", "-serial", "stdio", "-monitor", "none", "-net", "none",
+    # The machine of grader/qemu.py (the kit's one QEMU command line), with the record
+    # or replay clock instead of the graded one and the CD behind blkreplay.
+    return (qemu.binary() + ["-machine", "pc,accel=tcg"] + qemu.MACHINE +
+            ["-smp", str(cpus)] + qemu.HEADLESS + ["-net", "none",
             # The APIC's vapic resets through run_on_cpu, which deadlocks QEMU 7.2
             # when a reverse step loads a snapshot while the vCPU waits for the
             # replay lock (seen as a reverse-continue that never comes back).
@@ -102,7 +102,7 @@ def qemu_argv(d, mode, cpus, extra=()):
             "-drive", "driver=blkreplay,if=none,image=img-direct,id=img-blkreplay,readonly=on",
             "-device", "ide-cd,drive=img-blkreplay",
             "-drive", "file=%s,if=none,id=rr" % os.path.join(d, "snap.qcow2"),
-            ] + list(extra)
+            ] + list(extra))
 
 
 class Recorder:

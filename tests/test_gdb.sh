@@ -58,4 +58,41 @@ done
 if [ -z "${PHASES:-}" ] && [ "$(echo $all)" = "1 2 3" ]; then
 	run python3 tests/gdb_check.py --handout handouts/gdb.md || status=1
 fi
+
+# Negative controls: phase N's kernel judged by phase M's expectations must fail the
+# checks that tell the phases apart (after the handout check: these runs overwrite the
+# transcripts under build/gdbtest/phaseN/).
+# control N M CHECK...: every CHECK must FAIL; prints TEST gdb-control-pN-as-M.
+control() {
+	n=$1 m=$2
+	shift 2
+	case " $(echo ${PHASES:-$all}) " in *" $n "*) ;; *) return 0 ;; esac
+	out=build/gdbtest/control-p$n-as-$m.out
+	run python3 tests/gdb_check.py --phase "$n" --expect "$m" > "$out" 2>&1
+	passed=
+	for c in "$@"; do
+		grep -q "^TEST gdb-phase$n-$c: FAIL" "$out" || passed="$passed $c"
+	done
+	if ! grep -q "^TEST gdb-phase$n-break: ok" "$out"; then
+		echo "TEST gdb-control-p$n-as-$m: FAIL the session did not run (see $out)"
+		status=1
+	elif [ -n "$passed" ]; then
+		echo "TEST gdb-control-p$n-as-$m: FAIL passed with phase $m's expectations:$passed (see $out)"
+		status=1
+	else
+		echo "TEST gdb-control-p$n-as-$m: ok ($* fail, as they must)"
+	fi
+}
+control 1 2 switch tss-rsp0 kstacks kstack-where
+control 2 1 switch tss-rsp0 kstacks kstack-where
+control 2 3 tss-rsp0 kstacks kstack-where
+control 3 2 tss-rsp0 kstacks kstack-where
+
+# make test needs gdb: `make deps` must check for it.
+if make -s -n deps | grep -qw gdb; then
+	echo "TEST gdb-in-deps: ok"
+else
+	echo "TEST gdb-in-deps: FAIL make deps does not check for gdb, which make test needs"
+	status=1
+fi
 exit $status

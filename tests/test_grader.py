@@ -21,6 +21,7 @@ Last: no process the grader started is still alive.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,12 +32,19 @@ import time
 TESTS = os.path.dirname(os.path.abspath(__file__))
 HERE = os.path.join(os.path.dirname(TESTS), "grader")   # the grader under test
 sys.path.insert(0, HERE)
+import building  # noqa: E402
 import gradelib  # noqa: E402
+import machine  # noqa: E402
+import overlay  # noqa: E402
+import tags  # noqa: E402
+import procs  # noqa: E402
 import grade  # noqa: E402
 from gradelib import ROOT  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "selftest")
-FAKE_QEMU = "%s %s" % (sys.executable, os.path.join(TESTS, "fixtures", "fakeqemu.py"))
+# The system's python3 where there is one: a sandbox user may not reach sys.executable.
+FAKE_QEMU = "%s %s" % ("/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable,
+                       os.path.join(TESTS, "fixtures", "fakeqemu.py"))
 
 
 class Failure(Exception):
@@ -91,28 +99,45 @@ def summary(results):
 # ---------------------------------------------------------------------------
 # The fake kernel.
 
-FAKE_MAKEFILE = r"""# A stand-in for the stacklabs Makefile: the "ISO" is the fake kernel's configuration.
-MODE := $(shell cat fake.mode 2>/dev/null || echo ok)
-EXTRA := t_kinfo,t_leak,t_sleepers,t_spin,t_burn,t_fault,bad_magic,bad_trunc
+# A stand-in for the stacklabs Makefile: the "ISO" is the fake kernel's configuration,
+# its mode read from labs/phaseN/fake.mode (the file a student owns in lab N).
+FAKE_MAKEFILE = r"""EXTRA := t_kinfo,t_leak,t_sleepers,t_spin,t_burn,t_fault,bad_magic,bad_trunc
 lab1 lab2 lab3:
-	@if [ "$(MODE)" = nocompile ]; then \
-	    echo 'common/main.c:12:5: error: expected ";" before "}" token'; exit 2; fi
-	@mkdir -p build/phase$(patsubst lab%,%,$@)
-	@if [ "$(MODE)" = noextra ]; then progs=hello,syscalls; \
+	@n=$(patsubst lab%,%,$@); mode=$$(cat labs/phase$$n/fake.mode 2>/dev/null || echo ok); \
+	if [ "$$mode" = nocompile ]; then \
+	    echo 'labs/phase2/kstack.c:12:5: error: expected ";" before "}" token'; exit 2; fi; \
+	mkdir -p build/phase$$n; \
+	if [ "$$mode" = noextra ]; then progs=hello,syscalls; \
 	    else progs="$$(ls $(INITRD_EXTRA) | tr '\n' ,)$(EXTRA)"; fi; \
-	    printf 'phase=%s\nmode=%s\nprogs=%s\n' $(patsubst lab%,%,$@) $(MODE) "$$progs" \
-	    > build/phase$(patsubst lab%,%,$@)/boot.iso
+	printf 'phase=%s\nmode=%s\nprogs=%s\n' $$n $$mode "$$progs" > build/phase$$n/boot.iso
 """
+FAKE_PRISTINE = os.path.join(WORK, "fake", "pristine")
+
+
+def fake_pristine():
+    """The fake starters (STACKLABS_PRISTINE): the fake Makefile, fake.mode ok."""
+    if not os.path.isdir(FAKE_PRISTINE):
+        os.makedirs(FAKE_PRISTINE)
+        for lab in (1, 2, 3):
+            files = {"Makefile": (FAKE_MAKEFILE.encode(), 0o644)}
+            for k in range(1, lab + 1):
+                files["labs/phase%d/fake.mode" % k] = (b"ok\n", 0o644)
+            with open(os.path.join(FAKE_PRISTINE, "lab%d.tar.gz" % lab), "wb") as f:
+                f.write(overlay.tarball_bytes(files))
+    return FAKE_PRISTINE
 
 
 def fake_tree(name, mode):
+    """A fake submission: the fake starter with every lab's fake.mode set to mode."""
     d = os.path.join(WORK, "fake", name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     with open(os.path.join(d, "Makefile"), "w") as f:
         f.write(FAKE_MAKEFILE)
-    with open(os.path.join(d, "fake.mode"), "w") as f:
-        f.write(mode + "\n")
+    for lab in (1, 2, 3):
+        os.makedirs(os.path.join(d, "labs", "phase%d" % lab))
+        with open(os.path.join(d, "labs", "phase%d" % lab, "fake.mode"), "w") as f:
+            f.write(mode + "\n")
     return d
 
 
@@ -123,16 +148,19 @@ class fake_env:
         self.scale = scale
 
     def __enter__(self):
-        self.old = os.environ.get("STACKLABS_QEMU"), gradelib.TIMEOUT_SCALE
+        self.old = (os.environ.get("STACKLABS_QEMU"), os.environ.get("STACKLABS_PRISTINE"),
+                    machine.TIMEOUT_SCALE)
         os.environ["STACKLABS_QEMU"] = FAKE_QEMU
-        gradelib.TIMEOUT_SCALE = self.scale
+        os.environ["STACKLABS_PRISTINE"] = fake_pristine()
+        machine.TIMEOUT_SCALE = self.scale
 
     def __exit__(self, *exc):
-        if self.old[0] is None:
-            os.environ.pop("STACKLABS_QEMU", None)
-        else:
-            os.environ["STACKLABS_QEMU"] = self.old[0]
-        gradelib.TIMEOUT_SCALE = self.old[1]
+        for k, v in zip(("STACKLABS_QEMU", "STACKLABS_PRISTINE"), self.old):
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        machine.TIMEOUT_SCALE = self.old[2]
 
 
 def fake_grade(mode, labs=(1, 2, 3)):
@@ -161,9 +189,73 @@ def _():
     require(gradelib.fnv1a64(b"foobar") == 0x85944171F73967E8, "fnv1a64('foobar')")
 
 
+# RFC 4231, section 4: HMAC-SHA-256 test cases 1-7 (key, data, MAC; case 5's MAC is
+# truncated to 128 bits).
+RFC4231 = [
+    (b"\x0b" * 20, b"Hi There",
+     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    (b"Jefe", b"what do ya want for nothing?",
+     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (b"\xaa" * 20, b"\xdd" * 50,
+     "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+    (bytes(range(1, 26)), b"\xcd" * 50,
+     "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
+    (b"\x0c" * 20, b"Test With Truncation", "a3b6167473100ee06e0c796c2955552b"),
+    (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First",
+     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+    (b"\xaa" * 131, b"This is a test using a larger than block-size key and a larger than "
+     b"block-size data. The key needs to be hashed before being used by the HMAC algorithm.",
+     "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+]
+
+HMAC_MAIN = r"""#include <stdio.h>
+#include <stdlib.h>
+#include "sl_hmac.h"
+static size_t unhex(const char *s, unsigned char *out) {
+	size_t n = 0;
+	for (; s[0] && s[1]; s += 2) { char b[3] = {s[0], s[1], 0}; out[n++] = strtoul(b, 0, 16); }
+	return n;
+}
+int main(int argc, char **argv) {
+	static unsigned char key[512], data[512], mac[SL_SHA256_LEN];
+	for (int i = 1; i + 1 < argc; i += 2) {
+		size_t kl = unhex(argv[i], key), dl = unhex(argv[i + 1], data);
+		const void *parts[2] = {data, data + dl / 3};
+		size_t lens[2] = {dl / 3, dl - dl / 3};      /* in two parts, to test the joining */
+		sl_hmac_sha256(key, kl, 2, parts, lens, mac);
+		for (int j = 0; j < SL_SHA256_LEN; j++) printf("%02x", mac[j]);
+		printf("\n");
+	}
+	return 0;
+}
+"""
+
+
+@check("hmac-sha256-rfc4231", "fake")
+def _():
+    """user/include/sl_hmac.h and Python's hmac against RFC 4231's test vectors."""
+    import hashlib
+    import hmac
+    os.makedirs(WORK, exist_ok=True)
+    src, exe = os.path.join(WORK, "hmaccheck.c"), os.path.join(WORK, "hmaccheck")
+    with open(src, "w") as f:
+        f.write(HMAC_MAIN)
+    ok, text = building._compile([src], exe, os.path.join(ROOT, "user", "include"))
+    require(ok, "cannot compile: %s" % text[-300:])
+    args = [x.hex() for k, d, _ in RFC4231 for x in (k, d)]
+    out = subprocess.run([exe] + args, capture_output=True, text=True).stdout.split()
+    require(len(out) == len(RFC4231), "C printed %d MACs" % len(out))
+    for i, ((k, d, want), got) in enumerate(zip(RFC4231, out)):
+        require(got.startswith(want), "test case %d: C gives %s, RFC 4231 %s" % (i + 1, got, want))
+        py = hmac.new(k, d, hashlib.sha256).hexdigest()
+        require(py.startswith(want), "test case %d: Python's hmac gives %s" % (i + 1, py))
+    return "%d test cases" % len(RFC4231)
+
+
 @check("tag-agrees-with-stacklabs.h", "fake")
 def _():
-    """Compile sl_tag and sl_rng from user/include/stacklabs.h and compare."""
+    """Compile sl_result and sl_rng from user/include/stacklabs.h, with a key header
+    as the grader does and without one, and compare with tags.py."""
     src = os.path.join(WORK, "tagcheck.c")
     exe = os.path.join(WORK, "tagcheck")
     os.makedirs(WORK, exist_ok=True)
@@ -174,14 +266,22 @@ def _():
                 ' sl_rng_seed(&r, v[1]); sl_rng_fill(&r, b, sizeof b);\n'
                 ' for (int i = 0; i < 24; i++) printf("%02x", b[i]);\n'
                 ' printf("\\n"); return 0; }\n')
-    ok, text = gradelib._compile([src], exe, os.path.join(ROOT, "user", "include"))
-    require(ok, "cannot compile: %s" % text[-300:])
+    key = os.urandom(32)
+    hdr = os.path.join(WORK, "tagcheck_key.h")
+    with open(hdr, "w") as f:
+        f.write(tags.key_header(key))
+    payload = "spin start=1 end=2 bad=0"
     nonce = gradelib.new_nonce()
-    out = subprocess.run([exe, nonce, "spin start=1 end=2 bad=0"], capture_output=True,
-                         text=True).stdout.splitlines()
-    want = "RESULT spin start=1 end=2 bad=0 tag=%s" % gradelib.tag(nonce, "spin start=1 end=2 bad=0")
-    require(out[0] == want, "C printed %r, Python expects %r" % (out[0], want))
-    require(out[1] == gradelib.xorshift_bytes(nonce, 24).hex(), "sl_rng differs")
+    for keyhdr, want in ((None, "%016x" % gradelib.fnv1a64("%s|%s" % (nonce, payload))),
+                         (hdr, tags.hmac_tag(key, nonce, payload))):
+        ok, text = building._compile([src], exe, os.path.join(ROOT, "user", "include"), keyhdr)
+        require(ok, "cannot compile: %s" % text[-300:])
+        out = subprocess.run([exe, nonce, payload], capture_output=True, text=True).stdout.splitlines()
+        line = "RESULT %s tag=%s" % (payload, want)
+        require(out[0] == line, "C printed %r, Python expects %r (%s)" % (
+            out[0], line, "keyed" if keyhdr else "no key"))
+        require(out[1] == gradelib.xorshift_bytes(nonce, 24).hex(), "sl_rng differs")
+    return "keyed: HMAC-SHA-256, 64 hex; without a key: FNV-1a, 16 hex"
 
 
 @check("fake-reference-matrix", "fake")
@@ -202,7 +302,7 @@ def _():
     results = fake_grade("hang", (3,))
     expect_all(results, "timeout")
     secs = time.monotonic() - t0
-    require(secs < 4 * gradelib.BOOT_TIMEOUT * 0.2 + 5, "took %.1f s" % secs)
+    require(secs < 4 * machine.BOOT_TIMEOUT * 0.2 + 5, "took %.1f s" % secs)
     require(os.path.exists(results[0].outcomes[0].log), "no serial log kept")
     return "%.1f s, log %s" % (secs, os.path.relpath(results[0].outcomes[0].log, ROOT))
 
@@ -213,7 +313,7 @@ def _():
     o = outcomes(results)
     require(o[(2, "boot")].passed, "boot should pass")
     require(o[(2, "hello")].kind == "timeout", "hello: %s" % o[(2, "hello")].kind)
-    require(o[(2, "hello")].seconds < gradelib.CMD_TIMEOUT * 0.2 + 3, "hang cost %.1f s" % o[(2, "hello")].seconds)
+    require(o[(2, "hello")].seconds < machine.CMD_TIMEOUT * 0.2 + 3, "hang cost %.1f s" % o[(2, "hello")].seconds)
     return "score %s" % summary(results)
 
 
@@ -237,8 +337,36 @@ def _():
     results = fake_grade("flood", (3,))
     expect_all(results, "flood")
     size = os.path.getsize(results[0].outcomes[0].log)
-    require(size < gradelib.OUTPUT_CAP + 200000, "log of %d bytes" % size)
+    require(size < machine.OUTPUT_CAP + 200000, "log of %d bytes" % size)
     return "log %d bytes" % size
+
+
+@check("fake-flood-slow-uart", "fake")
+def _():
+    """A flood at 4 KB/s (a slow UART): cut off as a flood within FLOOD_SECONDS of
+    passing FLOOD_BYTES, long before the 64 KiB cap or the boot timeout."""
+    t0 = time.monotonic()
+    results = fake_grade("trickle", (2,))
+    secs = time.monotonic() - t0
+    expect_all(results, "flood")
+    o = results[0].outcomes[0]
+    require(o.seconds < 10, "cut off after %.1f s" % o.seconds)
+    return "boot cut off after %.1f s (%s)" % (o.seconds, o.verdict.message)
+
+
+@check("fake-feedback", "fake")
+def _():
+    """A failure report carries the program's own DETAIL lines, and a panic says what
+    the test wanted instead."""
+    o = outcomes(fake_grade("ok", (1,)))[(1, "blocked-3")]
+    ev = "\n".join(o.evidence())
+    require("DETAIL reg=r12" in ev, "no DETAIL line in blocked-3's report on phase 1:\n%s" % ev)
+    o = outcomes(fake_grade("panicrun", (3,)))
+    ev = "\n".join(o[(3, "hello")].evidence())
+    require("expected:" in ev and "the output of `run hello world`" in ev, "hello:\n%s" % ev)
+    ev = "\n".join(o[(3, "overflow")].evidence())
+    require("reason=kstack-guard" in ev, "overflow:\n%s" % ev)
+    return "DETAIL shown; a panic shows what `overflow` wanted"
 
 
 @check("fake-forge", "fake")
@@ -274,7 +402,7 @@ def _():
 
 def run_grade(args, env_extra=None, timeout=600):
     env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_TIMEOUT_SCALE="0.2",
-               STACKLABS_SELFTEST=str(os.getpid()))
+               STACKLABS_SELFTEST=str(os.getpid()), STACKLABS_PRISTINE=fake_pristine())
     env.update(env_extra or {})
     p = subprocess.run([sys.executable, os.path.join(HERE, "grade.py")] + args, env=env,
                        capture_output=True, text=True, timeout=timeout)
@@ -307,6 +435,17 @@ def _():
     require(rc == 1 and "!!" in out, "a forging kernel's matrix must differ (status %d)" % rc)
 
 
+def tree_listing(d):
+    """{path: (size, mtime)} of every file under d."""
+    out = {}
+    for root, _, names in os.walk(d):
+        for n in names:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            out[os.path.relpath(p, d)] = (st.st_size, st.st_mtime)
+    return out
+
+
 @check("fake-batch", "fake")
 def _():
     subs = os.path.join(WORK, "fake", "batch")
@@ -314,6 +453,10 @@ def _():
     for student, mode in (("alice", "ok"), ("bob", "forge"), ("carol", "nocompile"), ("dave", "hang")):
         src = fake_tree("batch-" + student, mode)
         shutil.copytree(src, os.path.join(subs, student))
+    # erin zipped her tree one folder deep; frank handed in no lab tree at all.
+    shutil.copytree(fake_tree("batch-erin", "ok"), os.path.join(subs, "erin", "lab2"))
+    os.makedirs(os.path.join(subs, "frank", "notes"))
+    before = tree_listing(subs)
     out = os.path.join(WORK, "fake", "batch-out")
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.monotonic()
@@ -324,18 +467,79 @@ def _():
     with open(os.path.join(out, "grades.csv")) as f:
         rows = list(csv.DictReader(f))
     score = {r["student"]: int(r["score"]) for r in rows}
-    require(sorted(score) == ["alice", "bob", "carol", "dave"], "rows %s" % sorted(score))
+    row = {r["student"]: r for r in rows}
+    require(sorted(score) == ["alice", "bob", "carol", "dave", "erin", "frank"], "rows %s" % sorted(score))
     require(score["alice"] == int(rows[0]["max"]) and score["carol"] == 0 and score["dave"] == 0,
             "scores %s" % score)
     require(0 < score["bob"] < score["alice"], "forger scored %d" % score["bob"])
+    require(score["erin"] == score["alice"], "the nested submission scored %d" % score["erin"])
     for s in score:
         with open(os.path.join(out, s + ".json")) as f:
             require(json.load(f)["student"] == s, "bad json for %s" % s)
     require("boot" in rows[0] and "overflow" in rows[0], "no per-test columns")
-    return "4 submissions in %.1f s, scores %s" % (secs, score)
+    require(row["dave"]["boot verdict"] == "timeout" and row["carol"]["hello verdict"] == "build"
+            and row["alice"]["boot verdict"] == "pass", "verdict columns: %s" % {
+                s: row[s].get("boot verdict") for s in row})
+    with open(os.path.join(out, "frank.json")) as f:
+        msg = json.load(f)["labs"][0]["build"]["message"]
+    require("has no labs/phase2/" in msg, "frank's message: %s" % msg)
+    require("graded the folder lab2/" in row["erin"]["not graded"], "erin: %r" % row["erin"]["not graded"])
+    require(tree_listing(subs) == before, "the grader wrote into the submissions: %s" % sorted(
+        set(tree_listing(subs)) ^ set(before))[:3])
+    require(os.path.isdir(os.path.join(out, "logs", "dave")), "no logs under the output directory")
+    return "6 submissions in %.1f s, scores %s" % (secs, score)
 
 
-def make_hidden(name):
+@check("fake-batch-sigint", "fake")
+def _():
+    """SIGINT to a batch: it stops within 2 s, no QEMU is left, and grades.csv holds
+    the submissions that finished."""
+    import csv
+    import signal as _signal
+    subs = os.path.join(WORK, "fake", "batch-int")
+    shutil.rmtree(subs, ignore_errors=True)
+    shutil.copytree(fake_tree("bi-a", "ok"), os.path.join(subs, "a-quick"))
+    for s in ("b-hang", "c-hang", "d-hang"):      # 45 s each before the boot times out
+        shutil.copytree(fake_tree("bi-" + s, "hang"), os.path.join(subs, s))
+    out = os.path.join(WORK, "fake", "batch-int-out")
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()),
+               STACKLABS_PRISTINE=fake_pristine(), STACKLABS_TIMEOUT_SCALE="3")
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py"), "--lab", "2", "--batch",
+                          subs, "--jobs", "4", "--out", out], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        while not os.path.exists(os.path.join(out, "a-quick.json")):
+            require(time.monotonic() < deadline and p.poll() is None, "a-quick never finished")
+            time.sleep(0.1)
+    except Failure:
+        p.send_signal(_signal.SIGTERM)
+        p.wait()
+        raise
+    time.sleep(0.5)
+    running = sum(b"fakeqemu" in _cmdline(pid) for pid in leftovers())
+    t0 = time.monotonic()
+    p.send_signal(_signal.SIGINT)
+    try:
+        status = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        status = "still running after 20 s"
+    secs = time.monotonic() - t0
+    err = p.stderr.read().decode(errors="replace")
+    time.sleep(0.3)
+    left = leftovers()
+    require(not left, "left running: %s" % left)
+    require(secs < 2, "took %.1f s to stop (status %s)" % (secs, status))
+    require(os.path.exists(os.path.join(out, "grades.csv")), "no grades.csv: %s" % err[-200:])
+    with open(os.path.join(out, "grades.csv")) as f:
+        rows = list(csv.DictReader(f))
+    require([r["student"] for r in rows] == ["a-quick"], "rows: %s" % [r["student"] for r in rows])
+    return "%d QEMUs running; stopped in %.1f s (status %s); grades.csv: a-quick" % (running, secs, status)
+
+
+def make_hidden(name, expect="PPP"):
     """An instructor's hidden-test directory: one C program and its test."""
     hidden = os.path.join(WORK, "fake", name)
     shutil.rmtree(hidden, ignore_errors=True)
@@ -345,7 +549,7 @@ def make_hidden(name):
                 '{ sl_result(v[1], "echo ok=1"); return 0; }\n')
     with open(os.path.join(hidden, "tests.py"), "w") as f:
         f.write('from gradelib import test\n'
-                'EXPECT = {"hidden-echo": "PPP"}\n'
+                'EXPECT = {"hidden-echo": "%s"}\n' % expect +
                 '@test("hidden-echo", 7, "a hidden program runs")\n'
                 'def hidden_echo(m):\n'
                 '    r = m.run("h_echo {nonce}")\n'
@@ -367,15 +571,40 @@ def _():
     require("hidden-echo: " in text, "hidden test not reported")
 
 
-def interrupted_grader(mode, sig):
+@check("fake-never-fixed", "fake")
+def _():
+    """A test no lab is expected to pass: its line says so, never "lab None"."""
+    hidden = make_hidden("hidden-fff", expect="FFF")
+    tree = fake_tree("fff-tree", "ok")
+    gs = os.path.join(WORK, "fake", "fff-results.json")
+    rc, text = run_grade(["--lab", "2", "--tree", tree, "--hidden", hidden, "--gradescope", gs])
+    require(rc == 0, "status %d: %s" % (rc, text[-300:]))
+    line = [ln for ln in text.splitlines() if ln.startswith("hidden-echo: ")]
+    require(line, "no hidden-echo line")
+    require("None" not in line[0] and "every lab" in line[0], "line: %s" % line[0])
+    with open(gs) as f:
+        names = [t["name"] for t in json.load(f)["tests"]]
+    require(not any("None" in n for n in names), "results.json names: %s" % names)
+    return line[0]
+
+
+def interrupted_grader(mode, sig, nohup=False, args=None):
     """Start grade.py on a fake kernel, send it sig once its QEMUs run; returns
-    (status, seconds it took to go, leftovers, how many QEMUs were running)."""
+    (status, seconds it took to go, leftovers, how many QEMUs were running).
+    nohup: start it with SIGINT and SIGHUP ignored, as nohup and `cmd &` in a
+    non-interactive shell do."""
     import signal as _signal
     tree = fake_tree("sig-" + mode, mode)
-    env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()))
-    p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py"), "--lab", "3",
-                          "--tree", tree], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    env = dict(os.environ, STACKLABS_QEMU=FAKE_QEMU, STACKLABS_SELFTEST=str(os.getpid()),
+               STACKLABS_PRISTINE=fake_pristine())
+
+    def ignore():
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+        _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py")] +
+                         (args or ["--lab", "3", "--tree", tree]), env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=ignore if nohup else None)
     deadline = time.monotonic() + 60
     while not any(b"fakeqemu" in _cmdline(pid) for pid in leftovers()):
         require(time.monotonic() < deadline and p.poll() is None, "no QEMU ever started")
@@ -402,6 +631,16 @@ def _():
     return "%d QEMUs running; grader status %s after %.1f s" % (n, status, secs)
 
 
+@check("fake-sigint-under-nohup", "fake")
+def _():
+    """SIGINT stops the grader even when it was started with SIGINT ignored."""
+    status, secs, left, n = interrupted_grader("slow", "SIGINT", nohup=True)
+    require(not left, "left running: %s" % left)
+    require(status == 130, "grader status %s (still running?)" % status)
+    require(secs < 2, "took %.1f s to stop" % secs)
+    return "%d QEMUs running; grader status %s after %.1f s" % (n, status, secs)
+
+
 @check("fake-sigterm-kills-qemu", "fake")
 def _():
     status, secs, left, n = interrupted_grader("hang", "SIGTERM")
@@ -412,7 +651,7 @@ def _():
 @check("fake-sigkill-kills-qemu", "fake")
 def _():
     """Even SIGKILL: setpriv's parent-death signal takes QEMU down with the grader."""
-    if not gradelib._SETPRIV:
+    if not procs._SETPRIV:
         raise Failure("no setpriv (util-linux): a SIGKILLed grader leaves QEMU running")
     status, secs, left, n = interrupted_grader("slow", "SIGKILL")
     require(not left, "left running: %s" % left)
@@ -421,27 +660,80 @@ def _():
 
 # --- Gradescope ---------------------------------------------------------------
 
+# Gradescope's autograder specification (gradescope-autograders.readthedocs.io,
+# "Autograder Specifications"): the fields it reads, their types and their values.
 GS_STATUS = {"passed", "failed"}
 GS_VIS = {"visible", "hidden", "after_due_date", "after_published"}
+GS_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+GS_TOP = {"score": (int, float), "execution_time": (int, float), "output": str,
+          "output_format": str, "test_output_format": str, "test_name_format": str,
+          "visibility": str, "stdout_visibility": str, "extra_data": dict, "tests": list,
+          "leaderboard": list}
+GS_TEST = {"score": (int, float), "max_score": (int, float), "status": str, "name": str,
+           "name_format": str, "number": str, "output": str, "output_format": str,
+           "tags": list, "visibility": str, "extra_data": dict}
 
 
-def validate_results(path):
-    """Check results.json against the fields Gradescope reads.  Returns the dict."""
+def validate_results(path, hidden_names=()):
+    """Check results.json against the specification, and what this grader promises:
+    output_format set; no escape sequence or control character anywhere; no kept log
+    path; a hidden test (hidden_names) named or described nowhere but in its own
+    after_published entry; an informational test worth 0 and, when the kernel failed
+    it, not "passed".  Returns the dict."""
     with open(path) as f:
-        r = json.load(f)
-    require(isinstance(r.get("score"), (int, float)), "score")
-    require(isinstance(r.get("execution_time"), (int, float)), "execution_time")
-    require(isinstance(r.get("output"), str), "output")
-    require(isinstance(r.get("tests"), list) and r["tests"], "tests[]")
+        raw = f.read()
+    r = json.loads(raw)
+    unknown = set(r) - set(GS_TOP)
+    require(not unknown, "fields Gradescope does not know: %s" % sorted(unknown))
+    for k, ty in GS_TOP.items():
+        require(k not in r or isinstance(r[k], ty), "%s is not %s" % (k, ty))
+    for k in ("score", "execution_time", "output", "output_format", "tests"):
+        require(k in r, "no %s" % k)
+    require(r["tests"], "tests[] is empty")
+    for k in ("output_format", "test_output_format", "test_name_format"):
+        require(k not in r or r[k] in GS_FORMATS, "%s %r" % (k, r.get(k)))
+    require(r.get("visibility", "visible") in GS_VIS, "visibility %r" % r.get("visibility"))
+    require(r.get("stdout_visibility", "hidden") in GS_VIS, "stdout_visibility")
+    require(not re.search(r"\\u001b|\\u00(0[0-8]|1[0-9a-f])|\\u000b|\\u007f", raw),
+            "an escape sequence or control character in results.json")
+    require("serial log:" not in raw and "/autograder/" not in raw, "a kept log path")
+    own = []
     for t in r["tests"]:
-        for k, ty in (("name", str), ("number", str), ("score", (int, float)),
-                      ("max_score", (int, float)), ("output", str)):
-            require(isinstance(t.get(k), ty), "test field %s in %s" % (k, t))
-        require(t.get("status") in GS_STATUS, "status %r" % t.get("status"))
-        require(t.get("visibility") in GS_VIS, "visibility %r" % t.get("visibility"))
-        require(0 <= t["score"] <= t["max_score"] or t["max_score"] == 0, "score > max")
+        unknown = set(t) - set(GS_TEST)
+        require(not unknown, "test fields Gradescope does not know: %s" % sorted(unknown))
+        for k, ty in GS_TEST.items():
+            require(k not in t or isinstance(t[k], ty), "test %s: %s is not %s" % (t.get("name"), k, ty))
+        for k in ("name", "number", "score", "max_score", "status", "output", "visibility"):
+            require(k in t, "test %s has no %s" % (t.get("name"), k))
+        require(t["status"] in GS_STATUS, "status %r" % t["status"])
+        require(t["visibility"] in GS_VIS, "visibility %r" % t["visibility"])
+        require(t.get("output_format", "text") in GS_FORMATS, "output_format %r" % t.get("output_format"))
+        require(0 <= t["score"] <= t["max_score"] or t["max_score"] == 0 == t["score"],
+                "%s: score %s of %s" % (t["name"], t["score"], t["max_score"]))
+        if "informational" in t.get("tags", []):
+            require(t["max_score"] == 0 and t["score"] == 0, "%s: informational, worth points" % t["name"])
+            require("observed:" not in t["output"] or t["status"] == "failed",
+                    "%s: the kernel failed it, but it shows as passed" % t["name"])
+        mine = [h for h in hidden_names if h in t["name"]]
+        if mine:
+            require(t["visibility"] == "after_published", "%s is %s" % (t["name"], t["visibility"]))
+            own.append(t)
+    for h in hidden_names:
+        require(h not in r["output"], "the top-level output names hidden test %s" % h)
+        for t in r["tests"]:
+            if t not in own:
+                require(h not in t["name"] + t["output"], "%s names hidden test %s" % (t["name"], h))
     require(abs(sum(t["score"] for t in r["tests"]) - r["score"]) < 1e-9, "score != sum of tests")
     return r
+
+
+def make_zip(z, lab, hidden, reference="ok"):
+    """make_zip.sh, its hidden tests checked on a fake reference kernel."""
+    env = dict(os.environ, HIDDEN=hidden or "", REFERENCE=fake_tree("gs-ref-" + reference, reference),
+               STACKLABS_QEMU=FAKE_QEMU, STACKLABS_TIMEOUT_SCALE="0.2",
+               STACKLABS_SELFTEST=str(os.getpid()), STACKLABS_PRISTINE=fake_pristine())
+    return subprocess.run(["bash", os.path.join(HERE, "gradescope", "make_zip.sh"), z] +
+                          ([lab] if lab else []), capture_output=True, text=True, env=env)
 
 
 def gradescope_root(name, submission_mode, lab="2", hidden=None):
@@ -450,9 +742,7 @@ def gradescope_root(name, submission_mode, lab="2", hidden=None):
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(root)
     z = os.path.join(root, "autograder.zip")
-    env = dict(os.environ, HIDDEN=hidden or "")
-    p = subprocess.run(["bash", os.path.join(HERE, "gradescope", "make_zip.sh"), z] +
-                       ([lab] if lab else []), capture_output=True, text=True, env=env)
+    p = make_zip(z, lab, hidden)
     require(p.returncode == 0, "make_zip.sh: %s" % (p.stdout + p.stderr)[-300:])
     import zipfile
     with zipfile.ZipFile(z) as zf:
@@ -469,7 +759,8 @@ def gradescope_root(name, submission_mode, lab="2", hidden=None):
 
 def run_autograder(root):
     env = dict(os.environ, GRADESCOPE_ROOT=root, STACKLABS_QEMU=FAKE_QEMU,
-               STACKLABS_TIMEOUT_SCALE="0.2", STACKLABS_SELFTEST=str(os.getpid()))
+               STACKLABS_TIMEOUT_SCALE="0.2", STACKLABS_SELFTEST=str(os.getpid()),
+               STACKLABS_PRISTINE=fake_pristine())
     p = subprocess.run([os.path.join(root, "source", "run_autograder")], env=env,
                        capture_output=True, text=True, timeout=900)
     return p.returncode, p.stdout + p.stderr
@@ -483,8 +774,11 @@ def _():
     r = validate_results(os.path.join(root, "results", "results.json"))
     graded = [t for t in r["tests"] if t["max_score"] > 0]
     require(r["score"] == sum(t["max_score"] for t in graded), "score %s" % r["score"])
-    require(any("vulnerable" in t["name"] for t in r["tests"]), "no vulnerable entries")
-    return "score %s, %d tests" % (r["score"], len(r["tests"]))
+    info = [t for t in r["tests"] if "informational" in t.get("tags", [])]
+    require(info and all(t["status"] == "failed" for t in info),
+            "the lab-2 kernel fails tss-follows, preempt, overflow: %s" % [
+                (t["name"], t["status"]) for t in info])
+    return "score %s, %d tests, %d informational" % (r["score"], len(r["tests"]), len(info))
 
 
 @check("gradescope-no-build", "fake")
@@ -494,9 +788,10 @@ def _():
     require(rc == 0, "run_autograder status %d: %s" % (rc, text[-400:]))
     r = validate_results(os.path.join(root, "results", "results.json"))
     require(r["score"] == 0, "score %s" % r["score"])
-    require("error:" in r["output"] or any("error:" in t["output"] for t in r["tests"]),
-            "compiler errors not in the output")
-    return "score 0, %d tests" % len(r["tests"])
+    require("error:" in r["output"], "compiler errors not in the top-level output")
+    again = [t["name"] for t in r["tests"] if "error:" in t["output"]]
+    require(not again, "the compiler errors repeated in %s" % again[:3])
+    return "score 0, %d tests, errors shown once" % len(r["tests"])
 
 
 @check("gradescope-all-labs-hidden", "fake")
@@ -505,15 +800,36 @@ def _():
     root = gradescope_root("all", "ok", lab=None, hidden=hidden)
     rc, text = run_autograder(root)
     require(rc == 0, "run_autograder status %d: %s" % (rc, text[-400:]))
-    r = validate_results(os.path.join(root, "results", "results.json"))
+    r = validate_results(os.path.join(root, "results", "results.json"), ["hidden-echo", "a hidden program runs"])
     names = [t["name"] for t in r["tests"]]
     require(any(n.startswith("lab1 ") for n in names) and any(n.startswith("lab3 ") for n in names),
             "not every lab graded: %s" % names[:3])
     h = [t for t in r["tests"] if "hidden-echo" in t["name"]]
     require(len(h) == 3 and all(t["visibility"] == "after_published" for t in h),
             "hidden tests: %s" % h)
-    require(r["score"] == 50 + 110 + 165 + 3 * 7, "score %s" % r["score"])
+    # Every lab's graded public tests, plus the hidden one (7 points, "PPP") in each.
+    want = sum(t.points for lab in (1, 2, 3) for t in tests() if t.passes_in(lab)) + 3 * 7
+    require(r["score"] == want, "score %s, expected %d" % (r["score"], want))
     return "score %s, %d tests" % (r["score"], len(r["tests"]))
+
+
+@check("gradescope-hidden-checked-before-zip", "fake")
+def _():
+    """make_zip.sh refuses hidden tests that do not give their EXPECT row on the
+    reference (here: a hidden test expected to pass everywhere, on a kernel that hangs
+    after its prompt in every `run`)."""
+    hidden = make_hidden("gs-hidden-bad")
+    z = os.path.join(WORK, "gradescope", "bad.zip")
+    if os.path.exists(z):
+        os.unlink(z)
+    p = make_zip(z, "2", hidden, reference="slow")
+    require(p.returncode != 0 and not os.path.exists(z), "make_zip.sh zipped them (status %d)" % p.returncode)
+    require("do not give their EXPECT rows" in p.stderr, "no clear message: %s" % p.stderr[-200:])
+    p = make_zip(z, "2", hidden)
+    require(p.returncode == 0, "make_zip.sh on a good reference: %s" % (p.stdout + p.stderr)[-300:])
+    want = sum(t.points for t in tests() if t.passes_in(2)) + 7
+    require("lab 2: total %d points" % want in p.stdout, "no total for lab 2: %s" % p.stdout[-200:])
+    return [ln for ln in p.stdout.splitlines() if "total" in ln][0]
 
 
 # ---------------------------------------------------------------------------
@@ -531,7 +847,7 @@ def _():
     tree = copy_tree("reference")
     load = os.getloadavg()[0]
     t0 = time.monotonic()
-    results = gradelib.grade_tree(tree, (1, 2, 3), tests(), stage(), 2)
+    results = gradelib.grade_tree(tree, (1, 2, 3), tests(), stage(), 2, use_overlay=False)
     secs = time.monotonic() - t0
     builds = [r for r in results if r.build]
     require(not builds, "build failed: %s" % [(r.lab, r.build.message, r.build.got[-3:]) for r in builds])
@@ -556,10 +872,12 @@ def _():
 MONITOR_START = "\tproc_start_monitor(monitor_main);\n"
 
 # A monitor whose `run` prints what the programs would print, without running them:
-# lines copied from a real run (so their tags belong to that run's nonces).  It forges
-# every program given a nonce; others (hello, bad_*) still really run.
+# RESULT lines replayed from another run, each with a tag that is valid for that run's
+# nonce (a fresh random one, different in every self-test run; the payloads are those a
+# real run prints).  It forges every program given a nonce; others (hello, bad_*)
+# still really run.
 FORGE_C = r"""
-// selftest: forge the output of nonce-carrying programs instead of running them.
+// selftest: replay valid-looking RESULT lines instead of running nonce-carrying programs.
 static int forge_pid;
 
 static int
@@ -571,18 +889,21 @@ forge(const char *prog, int argc, char **argv)
 	u64 top = 0xffffff8000008000UL + 0x5000UL * pid;
 	kprintf("[k] spawn pid=%d prog=%s\n", pid, prog);
 	if (strcmp(prog, "syscalls") == 0)
-		kprintf("RESULT syscalls basic_pass=36 basic_fail=0 efault_pass=86 efault_fail=0 tag=397f4655b047120a\n");
+		kprintf("RESULT @syscalls@\n");
 	else if (strcmp(prog, "t_kinfo") == 0)
 		kprintf("RESULT kinfo mode=live pid=%d base=0x%016lx top=0x%016lx entry=0x%016lx tss=0x%016lx "
-			"consistent=1 inside=1 tag=85ee727c06e2ebcf\n", pid, top - 0x4000, top, top - 0xb0, top);
+			"consistent=1 inside=1 tag=%s\n", pid, top - 0x4000, top, top - 0xb0, top,
+			pid == 101 ? "@kinfo101@" : pid == 102 ? "@kinfo102@" : "@kinfo103@");
 	else if (strcmp(prog, "t_leak") == 0 && argc > 2 && strncmp(argv[2], "scribble", 8) == 0)
-		kprintf("RESULT leak role=scribble copied=512 tag=ceab5479bbe76bd6\n");
+		kprintf("RESULT @scribble@\n");
 	else if (strcmp(prog, "t_leak") == 0)
-		kprintf("RESULT leak role=peek copied=512 matched=2 run=1 tag=5a1d0e7c33b2a901\n");
+		kprintf("RESULT @peek@\n");
 	else if (strcmp(prog, "t_sleepers") == 0)
-		kprintf("RESULT sleep rounds=%s bad=0 tag=6240a2dbae97bef1\n", argc > 2 ? argv[2] : "5");
+		kprintf("RESULT %s\n", argc > 2 && argv[2][0] == '8' ? "@sleep8@" : "@sleep5@");
 	else if (strcmp(prog, "t_spin") == 0)
-		kprintf("RESULT spin start=851795887 end=1151905152 rounds=75 bad=0 tag=7635a0ae954ed4b4\n");
+		kprintf("RESULT @spin@\n");
+	else if (strcmp(prog, "t_fault") == 0 && argc > 2)
+		kprintf("t_fault: about to %s\n", argv[2]);
 	if (strcmp(prog, "t_burn") == 0)
 		kprintf("[k] kill pid=%d reason=kstack-guard rip=0xffffffff80104a1c cr2=0x%016lx\n", pid, top - 0x4008);
 	else
@@ -592,12 +913,42 @@ forge(const char *prog, int argc, char **argv)
 
 """
 
-FORGE = [
-    ("common/monitor.c", "// Start every \"&\"-separated program", FORGE_C + "// Start every \"&\"-separated program"),
-    ("common/monitor.c", "\t\t\tproc_spawn(argv[start], i - start, &argv[start]);",
-     "\t\t\tif (!forge(argv[start], i - start, &argv[start]))\n"
-     "\t\t\t\tproc_spawn(argv[start], i - start, &argv[start]);"),
-]
+
+def forge_c(nonce):
+    """FORGE_C with every RESULT line tagged for nonce (a run the grader never asked for)."""
+    def line(payload):
+        return "%s tag=%s" % (payload, gradelib.tag(nonce, payload))
+    top = lambda pid: 0xffffff8000008000 + 0x5000 * pid  # noqa: E731
+    subst = {
+        "@syscalls@": line("syscalls basic_pass=36 basic_fail=0 efault_pass=86 efault_fail=0"),
+        "@scribble@": line("leak role=scribble copied=512"),
+        "@peek@": line("leak role=peek copied=512 matched=2 run=1"),
+        "@sleep5@": line("sleep rounds=5 bad=0"),
+        "@sleep8@": line("sleep rounds=8 bad=0"),
+        "@spin@": line("spin start=851795887 end=1151905152 rounds=75 bad=0"),
+    }
+    for pid in (101, 102, 103):
+        t = top(pid)
+        subst["@kinfo%d@" % pid] = gradelib.tag(nonce, (
+            "kinfo mode=live pid=%d base=0x%016x top=0x%016x entry=0x%016x tss=0x%016x "
+            "consistent=1 inside=1") % (pid, t - 0x4000, t, t - 0xb0, t))
+    text = FORGE_C
+    for k, v in subst.items():
+        text = text.replace(k, v)
+    return text
+
+
+def forge_patches():
+    """The forging monitor's patches, with a fresh nonce's tags (under the run's key)."""
+    stage()
+    c = forge_c(gradelib.new_nonce())
+    return [
+        ("common/monitor.c", "// Start every \"&\"-separated program", c + "// Start every \"&\"-separated program"),
+        ("common/monitor.c", "\t\t\tproc_spawn(argv[start], i - start, &argv[start]);",
+         "\t\t\tif (!forge(argv[start], i - start, &argv[start]))\n"
+         "\t\t\t\tproc_spawn(argv[start], i - start, &argv[start]);"),
+    ]
+
 
 # Tests whose every check rests on a tagged RESULT line: a forger must get 0 on each.
 NONCE_BOUND = ["syscalls-basic", "bad-pointers", "ring3-fault", "kinfo-distinct", "tss-follows",
@@ -645,7 +996,7 @@ BROKEN = [
      [("common/main.c", MONITOR_START,
        "\tfor (;;)\n\t\tkprintf(\"flood flood flood flood flood flood flood flood\\n\");\n")],
      {"kind": "flood"}),
-    ("forge", 3, FORGE, {"fail": {t: "wrong" for t in NONCE_BOUND}}),
+    ("forge", 3, forge_patches, {"fail": {t: "wrong" for t in NONCE_BOUND}}),
     ("no-compile", 2,
      [("common/main.c", MONITOR_START, MONITOR_START.replace(";", ""))],
      {"kind": "build"}),
@@ -675,8 +1026,9 @@ def broken_check(name, phase, patches, expected):
     def fn():
         require(have_kernel(), "no kernel tree at %s" % ROOT)
         tree = copy_tree(name)
-        apply_patches(tree, patches)
-        results = gradelib.grade_tree(tree, (phase,), tests(), stage(), 2)
+        apply_patches(tree, patches() if callable(patches) else patches)
+        # The corpus patches common/ too: built as it is (a trusted tree), not overlaid.
+        results = gradelib.grade_tree(tree, (phase,), tests(), stage(), 2, use_overlay=False)
         r = results[0]
         if "kind" in expected:
             expect_all(results, expected["kind"])
@@ -702,6 +1054,350 @@ def define_broken():
     """The corpus; see BROKEN.  Filled in against the kernel sources."""
     for name, phase, patches, expected in BROKEN:
         broken_check(name, phase, patches, expected)
+
+
+# ---------------------------------------------------------------------------
+# Attacks on the grader (issue 9), each a fresh lab-2 starter with one trick.  Each
+# must score exactly what the untouched starter scores.
+
+ATTACK_LAB = 2
+
+# (1) A monitor that, when `run` names t_kinfo, t_leak or t_sleepers, prints plausible
+# spawn lines and RESULT lines whose tags it computes from the nonce on the run line
+# (FNV-1a, as the grader's public source says), then exit lines, and runs nothing.
+FORGER_C = r"""
+// attack: recompute the RESULT tags from the nonce instead of running the program.
+static u64
+forge_fnv(u64 h, const char *s)
+{
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3UL;
+	}
+	return h;
+}
+
+static int forge_pid;
+
+static int
+forge(const char *prog, int argc, char **argv)
+{
+	char p[256];
+	if (argc < 3 || strlen(argv[1]) != 16)
+		return 0;
+	if (strcmp(prog, "t_kinfo") && strcmp(prog, "t_leak") && strcmp(prog, "t_sleepers"))
+		return 0;
+	int pid = ++forge_pid + 100;
+	u64 top = 0xffffff8000008000UL + 0x5000UL * pid;
+	kprintf("[k] spawn pid=%d prog=%s\n", pid, prog);
+	if (strcmp(prog, "t_kinfo") == 0)
+		ksnprintf(p, sizeof p, "kinfo mode=%s pid=%d base=0x%016lx top=0x%016lx entry=0x%016lx "
+			  "tss=0x%016lx consistent=1 inside=1", argv[2], pid, top - 0x4000, top,
+			  top - 0xb0, top);
+	else if (strcmp(prog, "t_leak") == 0 && strncmp(argv[2], "scribble", 8) == 0)
+		ksnprintf(p, sizeof p, "leak role=scribble copied=512");
+	else if (strcmp(prog, "t_leak") == 0)
+		ksnprintf(p, sizeof p, "leak role=peek copied=512 matched=2 run=1");
+	else
+		ksnprintf(p, sizeof p, "sleep rounds=%s bad=0", argv[2]);
+	u64 h = forge_fnv(forge_fnv(forge_fnv(0xcbf29ce484222325UL, argv[1]), "|"), p);
+	kprintf("RESULT %s tag=%016lx\n", p, h);
+	kprintf("[k] exit pid=%d status=0\n", pid);
+	return 1;
+}
+
+"""
+
+FORGER = [
+    ("common/monitor.c", "// Start every \"&\"-separated program", FORGER_C + "// Start every \"&\"-separated program"),
+    ("common/monitor.c", "\t\t\tproc_spawn(argv[start], i - start, &argv[start]);",
+     "\t\t\tif (!forge(argv[start], i - start, &argv[start]))\n"
+     "\t\t\t\tproc_spawn(argv[start], i - start, &argv[start]);"),
+]
+
+# (2) Three ten-line programs in user/ that print the RESULT lines the tests want (with
+# stacklabs.h's public tag), and an initrd builder that lets user/ win over the
+# grader's programs.
+FAKE_PROGS = {
+    "user/t_kinfo.c": r"""#include "stacklabs.h"
+int main(int argc, char **argv) {
+	unsigned long long top = 0xffffff8000008000ULL + 0x5000ULL * getpid();
+	sl_result(argv[1], "kinfo mode=%s pid=%d base=0x%016llx top=0x%016llx entry=0x%016llx "
+		  "tss=0x%016llx consistent=1 inside=1", argv[2], (int)getpid(), top - 0x4000,
+		  top, top - 0xb0, top);
+	return 0;
+}
+""",
+    "user/t_leak.c": r"""#include "stacklabs.h"
+int main(int argc, char **argv) {
+	if (strncmp(argv[2], "scribble", 8) == 0)
+		sl_result(argv[1], "leak role=scribble copied=512");
+	else
+		sl_result(argv[1], "leak role=peek copied=512 matched=2 run=1");
+	return 0;
+}
+""",
+    "user/t_sleepers.c": r"""#include "stacklabs.h"
+int main(int argc, char **argv) {
+	sl_result(argv[1], "sleep rounds=%s bad=0", argv[2]);
+	return 0;
+}
+""",
+}
+USER_WINS = [("scripts/mkinitrd.sh",
+              "for f in \"$userdir\"/*; do\n\t[ -f \"$f\" ] && [ -x \"$f\" ] && cp \"$f\" \"$stage/\"\ndone\n",
+              "")] + [("scripts/mkinitrd.sh", "mkdir -p \"$(dirname \"$out\")\"\n",
+                       "for f in \"$userdir\"/*; do\n\t[ -f \"$f\" ] && [ -x \"$f\" ] && cp \"$f\" \"$stage/\"\ndone\n"
+                       "mkdir -p \"$(dirname \"$out\")\"\n")]
+
+# (6) The first submission of a batch: its initrd builder overwrites the grader's
+# staged programs (INITRD_EXTRA) with its fakes, for whoever builds next.
+POISON = [("scripts/mkinitrd.sh", "mkdir -p \"$(dirname \"$out\")\"\n",
+           "[ -n \"$extra\" ] && for p in t_kinfo t_leak t_sleepers; do "
+           "cp \"$userdir/$p\" \"$extra/$p\" 2>/dev/null || true; done\n"
+           "mkdir -p \"$(dirname \"$out\")\"\n")]
+
+
+def fresh_starter(name, lab=ATTACK_LAB):
+    """A fresh starter of lab (scripts/handout.py's, in memory) as WORK/attack/<name>."""
+    d = os.path.join(WORK, "attack", name)
+    shutil.rmtree(d, ignore_errors=True)
+    for f, (data, mode) in overlay._from_kit(lab).items():
+        p = os.path.join(d, f)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as fh:
+            fh.write(data)
+        os.chmod(p, mode)
+    return d
+
+
+def add_files(tree, files):
+    for f, text in files.items():
+        with open(os.path.join(tree, f), "w") as fh:
+            fh.write(text)
+
+
+_attack = {}
+
+
+def attack_baseline():
+    """The untouched starter's score (once)."""
+    if "score" not in _attack:
+        tree = fresh_starter("untouched")
+        r = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2)[0]
+        require(not r.build, "the untouched starter does not build: %s" % r.build)
+        _attack["score"] = r.score
+        _attack["max"] = r.max
+    return _attack["score"]
+
+
+def attack_check(name, tree, notes_want, as_is=True):
+    """Grade tree: it must score the untouched starter's score and its report must
+    name notes_want; as_is: graded as a whole tree (the old way), it must score more
+    (the trick is a real one)."""
+    want = attack_baseline()
+    r = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2)[0]
+    require(not r.build, "build failed: %s %s" % (r.build and r.build.message, r.build and r.build.got[-3:]))
+    require(r.score == want, "scored %d/%d, the untouched starter %d" % (r.score, r.max, want))
+    for n in notes_want:
+        require(any(n in x for x in r.notes), "the report does not say %r: %s" % (n, r.notes))
+    note = "%d/%d as the untouched starter" % (r.score, r.max)
+    if as_is:
+        whole = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2, use_overlay=False)[0]
+        note += "; built as a whole tree it would score %d/%d" % (whole.score, whole.max)
+    return note
+
+
+@check("attack-forged-monitor", "real")
+def _():
+    tree = fresh_starter("forger")
+    apply_patches(tree, FORGER)
+    return attack_check("forger", tree, ["not graded: common/monitor.c differs from the starter"],
+                        as_is=False)
+
+
+@check("attack-forged-monitor-keyed", "real")
+def _():
+    """The same forger built into the kernel that is graded (a whole tree, no overlay:
+    as if its code were in the lab's own files): the keyed tags still hold."""
+    want = attack_baseline()
+    tree = fresh_starter("forger-keyed")
+    apply_patches(tree, FORGER)
+    r = gradelib.grade_tree(tree, (ATTACK_LAB,), tests(), stage(), 2, use_overlay=False)[0]
+    require(not r.build, "build failed: %s" % (r.build and r.build.got[-3:]))
+    require(r.score == want, "the forger scored %d/%d, the untouched starter %d" % (r.score, r.max, want))
+    return "%d/%d as the untouched starter" % (r.score, r.max)
+
+
+@check("attack-fake-user-programs", "real")
+def _():
+    tree = fresh_starter("fake-user")
+    add_files(tree, FAKE_PROGS)
+    apply_patches(tree, USER_WINS)
+    return attack_check("fake-user", tree, ["not graded: user/t_kinfo.c is not in the starter",
+                                             "not graded: scripts/mkinitrd.sh differs"])
+
+
+@check("attack-prebuilt-build", "real")
+def _():
+    solved = os.path.join(WORK, "attack", "solved")
+    shutil.rmtree(solved, ignore_errors=True)
+    shutil.copytree(ROOT, solved, ignore=shutil.ignore_patterns("build", ".git", "__pycache__"))
+    p = subprocess.run(["make", "-C", solved, "-j2", "lab%d" % ATTACK_LAB, "INITRD_EXTRA=" + stage()],
+                       capture_output=True, text=True)
+    require(p.returncode == 0, "cannot build the solution: %s" % p.stdout[-300:])
+    tree = fresh_starter("prebuilt")
+    shutil.copytree(os.path.join(solved, "build"), os.path.join(tree, "build"))
+    later = time.time() + 3600
+    for d, _, names in os.walk(os.path.join(tree, "build")):
+        for n in names:
+            os.utime(os.path.join(d, n), (later, later))
+    return attack_check("prebuilt", tree, [])
+
+
+@check("attack-batch-poison", "real")
+def _():
+    """Two submissions in one batch: the first's build script overwrites the grader's
+    staged programs with fakes; the second is the untouched starter."""
+    subs = os.path.join(WORK, "attack", "batch")
+    shutil.rmtree(subs, ignore_errors=True)
+    os.makedirs(subs)
+    a = fresh_starter(os.path.join("batch", "a-poison"))
+    add_files(a, FAKE_PROGS)
+    apply_patches(a, POISON)
+    fresh_starter(os.path.join("batch", "b-honest"))
+    want = attack_baseline()
+    out = os.path.join(WORK, "attack", "batch-out")
+    shutil.rmtree(out, ignore_errors=True)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "grade.py"), "--lab", str(ATTACK_LAB),
+                        "--batch", subs, "--jobs", "1", "--out", out],
+                       capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, STACKLABS_SELFTEST=str(os.getpid())))
+    require(p.returncode == 0, "status %d: %s" % (p.returncode, (p.stdout + p.stderr)[-300:]))
+    import csv
+    with open(os.path.join(out, "grades.csv")) as f:
+        score = {r["student"]: int(r["score"]) for r in csv.DictReader(f)}
+    require(score == {"a-poison": want, "b-honest": want},
+            "scores %s, the untouched starter %d" % (score, want))
+    return "scores %s (the untouched starter: %d)" % (score, want)
+
+
+@check("attack-student-tree-grades-as-instructor", "real")
+def _():
+    """`make grade-labN` in a student's own tree (its grader, its shipped pristine
+    starter): the same score as the instructor's grader, and the same warnings."""
+    tree = fresh_starter("student-own")
+    os.makedirs(os.path.join(tree, overlay.PRISTINE_DIR))
+    with open(os.path.join(tree, overlay.PRISTINE_DIR, "lab%d.tar.gz" % ATTACK_LAB), "wb") as f:
+        f.write(overlay.tarball_bytes(overlay._from_kit(ATTACK_LAB)))
+    apply_patches(tree, FORGER)
+    want = attack_baseline()
+    p = subprocess.run([sys.executable, os.path.join(tree, "grader", "grade.py"), "--lab",
+                        str(ATTACK_LAB), "--jobs", "2"], capture_output=True, text=True,
+                       timeout=900, env=dict(os.environ, STACKLABS_SELFTEST=str(os.getpid())))
+    lines = p.stdout.splitlines()
+    require(p.returncode == 0 and lines, "status %d: %s" % (p.returncode, (p.stdout + p.stderr)[-300:]))
+    require("not graded: common/monitor.c differs from the starter" in lines,
+            "no warning naming common/monitor.c: %s" % lines[:3])
+    require(lines[-1] == "Score: %d/%d" % (want, _attack["max"]),
+            "%s, the instructor's grader: %d" % (lines[-1], want))
+    return "%s, warned: common/monitor.c" % lines[-1]
+
+
+SNEAK_C = '#include "%s"\nint sneak_unused;\n'
+SNEAK_ASM = 'section .rodata\nsneak:\n\tincbin "%s"\n'
+
+
+@check("attack-absolute-include", "real")
+def _():
+    """A lab file that pulls an instructor file (a hidden test's) in by absolute path,
+    with #include and with nasm's incbin: the build fails and no byte of the file
+    shows in the report or the JSON."""
+    import sandbox as sb
+    if sb.why_off():
+        raise Failure("not judged: %s" % sb.why_off())
+    hidden = make_hidden("attack-hidden")
+    marker = "SECRET-%s" % os.urandom(6).hex()
+    secret = os.path.join(hidden, "secret_notes.txt")
+    with open(secret, "w") as f:
+        f.write("%s the answers\n" % marker)
+    notes = []
+    for kind, name, text in (("include", "sneak.c", SNEAK_C), ("incbin", "sneak.asm", SNEAK_ASM)):
+        tree = fresh_starter("sneak-" + kind)
+        with open(os.path.join(tree, "labs", "phase%d" % ATTACK_LAB, name), "w") as f:
+            f.write(text % secret)
+        js = os.path.join(WORK, "attack", "sneak-%s.json" % kind)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "grade.py"), "--lab", str(ATTACK_LAB),
+                            "--tree", tree, "--hidden", hidden, "--json", js, "--jobs", "2"],
+                           capture_output=True, text=True, timeout=900,
+                           env=dict(os.environ, STACKLABS_SELFTEST=str(os.getpid())))
+        with open(js) as f:
+            raw = f.read()
+        lab = json.loads(raw)["labs"][0]
+        require(lab["build"], "%s: the build did not fail (score %s)" % (kind, lab["score"]))
+        require(marker not in raw and marker not in p.stdout + p.stderr,
+                "%s: the secret shows in the report: %s" % (kind, [
+                    ln for ln in (p.stdout + raw).splitlines() if marker in ln][:1]))
+        why = [ln for ln in lab["build"]["errors"] if secret in ln]
+        notes.append("%s: %s" % (kind, (why or lab["build"]["errors"] or ["?"])[0].strip()[:90]))
+    return "; ".join(notes)
+
+
+@check("sandbox-leaves-nothing", "real")
+def _():
+    """A sandboxed command that leaves a daemon writing into the results directory:
+    the daemon cannot write there, and release() kills it."""
+    import sandbox as sb
+    if sb.why_off():
+        raise Failure("not judged: %s" % sb.why_off())
+    results = os.path.join(WORK, "sandbox-results")
+    shutil.rmtree(results, ignore_errors=True)
+    os.makedirs(results)
+    target = os.path.join(results, "results.json")
+    with open(target, "w") as f:
+        f.write('{"score": 50}\n')
+    sb.protect(results)
+    u = sb.acquire()
+    try:
+        u.begin(os.path.join(WORK, "sandbox-top"))
+        cmd = ("setsid sh -c 'while :; do echo {\\\"score\\\": 110} > %s 2>/dev/null; sleep 0.2; done' "
+               "</dev/null >/dev/null 2>&1 &" % target)
+        procs.run_cmd(["sh", "-c", cmd], timeout=20, user=u)
+        time.sleep(0.5)
+        left = u.pids()
+        require(left, "the daemon did not start (the check could not fail)")
+    finally:
+        sb.release(u)
+    time.sleep(0.5)
+    require(not u.pids(), "still running as %s: %s" % (u.name, u.pids()))
+    with open(target) as f:
+        require(f.read() == '{"score": 50}\n', "the daemon rewrote results.json")
+    return "%d process(es) of %s killed; results.json untouched" % (len(left), u.name)
+
+
+@check("attack-background-rewrites-results", "fake")
+def _():
+    """A submission whose Makefile leaves a process that rewrites results.json a few
+    seconds after grading: on a fake Gradescope root, its results.json stays what the
+    same submission gets without the trick."""
+    root = gradescope_root("bg", "ok")
+    mk = os.path.join(root, "submission", "Makefile")
+    target = os.path.join(root, "results", "results.json")
+    with open(mk) as f:
+        text = f.read()
+    with open(mk, "w") as f:
+        f.write(text.replace("lab1 lab2 lab3:\n", "lab1 lab2 lab3:\n\t@setsid sh -c 'sleep 2; "
+                             "echo {\\\"score\\\": 999} > %s' </dev/null >/dev/null 2>&1 &\n" % target, 1))
+    rc, text = run_autograder(root)
+    require(rc == 0, "run_autograder status %d: %s" % (rc, text[-300:]))
+    time.sleep(3)
+    r = validate_results(target)
+    want = sum(t.points for t in tests() if t.passes_in(2))
+    require(r["score"] == want, "results.json says %s, the same submission without the trick %d"
+            % (r["score"], want))
+    require(any("Makefile differs from the starter" in r["output"] for _ in [0]),
+            "the Makefile is not named: %s" % r["output"][:200])
+    return "score %s after 3 s; Makefile named as not graded" % r["score"]
 
 
 # ---------------------------------------------------------------------------
@@ -740,6 +1436,9 @@ def main():
     ap.add_argument("--fake-only", action="store_true", help="skip the real-kernel checks")
     ap.add_argument("--only", help="comma-separated check names")
     args = ap.parse_args()
+    # One key for every stage this run builds, so the fake kernel (which reads it
+    # from here) tags its lines the way the programs would.
+    os.environ.setdefault("STACKLABS_TEST_KEY", os.urandom(32).hex())
     define_broken()
     passed = failed = 0
     only = set(args.only.split(",")) if args.only else None

@@ -17,6 +17,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
 import gradelib  # noqa: E402  (the grader's QEMU driver: one driver for the whole kit)
+import machine  # noqa: E402
 
 failures = 0
 
@@ -107,7 +108,7 @@ def monitor_checks(p, m):
     for name, end in (("lf", b"\n"), ("crlf", b"\r\n")):
         m.proc.stdin.write(b"ps" + end)
         m.proc.stdin.flush()
-        check(t + "line-end-" + name, gradelib._lines(m._until_prompt("after ps", 10)),
+        check(t + "line-end-" + name, machine._lines(m._until_prompt("after ps", 10)),
               r"^\s+0\s+running\s+monitor$")
     check(t + "preempt-on", m.cmd("set preempt on"), r"^\[k\] preempt on$")
     check(t + "preempt-off", m.cmd("set preempt off"), r"^\[k\] preempt off$")
@@ -320,9 +321,7 @@ def iret_check(p, iso, log):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    orig = gradelib.qemu_argv
-    gradelib.qemu_argv = lambda iso_: orig(iso_) + ["-gdb", "tcp:127.0.0.1:%d" % port]
-    m = gradelib.Machine(iso, p, log)
+    m = gradelib.Machine(iso, p, log, extra=["-gdb", "tcp:127.0.0.1:%d" % port])
     gdb = None
     try:
         m.start()
@@ -352,7 +351,6 @@ def iret_check(p, iso, log):
     except (gradelib.Verdict, subprocess.TimeoutExpired) as v:
         report(name, False, "%s (log %s)" % (v, log))
     finally:
-        gradelib.qemu_argv = orig
         if gdb and gdb.poll() is None:
             gdb.kill()
             gdb.wait()

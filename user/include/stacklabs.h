@@ -177,8 +177,16 @@ sl_tag(const char *nonce, const char *payload)
 // Longest RESULT payload; longer ones are cut (and then fail the grader's match).
 #define SL_RESULT_MAX 400
 
-// Print exactly one line "RESULT <payload> tag=<16 hex>" and flush stdout.
+#ifdef SL_KEY_LEN
+// Built by the grader: sl_key[SL_KEY_LEN] is this grading run's secret (sl_hmac.h).
+#include "sl_hmac.h"
+#endif
+
+// Print exactly one line "RESULT <payload> tag=<tag>" and flush stdout.
 // payload is printf(fmt, ...); it is the text between "RESULT " and " tag=".
+// The tag: built by the grader (SL_KEY_LEN defined), HMAC-SHA-256 under its key of
+// "<nonce>|<payload>" in 64 hex digits; otherwise sl_tag's public 16 (which the
+// grader never accepts: anyone can compute it).
 static inline void
 sl_result(const char *nonce, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -192,8 +200,19 @@ sl_result(const char *nonce, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(payload, sizeof payload, fmt, ap);
 	va_end(ap);
+#ifdef SL_KEY_LEN
+	unsigned char mac[SL_SHA256_LEN];
+	const void *parts[3] = {nonce ? nonce : "", "|", payload};
+	size_t lens[3] = {nonce ? strlen(nonce) : 0, 1, strlen(payload)};
+	sl_hmac_sha256(sl_key, SL_KEY_LEN, 3, parts, lens, mac);
+	printf("RESULT %s tag=", payload);
+	for (int i = 0; i < SL_SHA256_LEN; i++)
+		printf("%02x", mac[i]);
+	printf("\n");
+#else
 	printf("RESULT %s tag=%016llx\n", payload,
 	       (unsigned long long)sl_tag(nonce, payload));
+#endif
 	fflush(stdout);
 }
 
