@@ -81,7 +81,7 @@ def _from_kit(lab):
     out = {}
     for f in handout.starter_files(files, lab):
         mode = 0o755 if os.access(os.path.join(ROOT, f), os.X_OK) else 0o644
-        out[f] = (handout.starter_text(f, content[f], lab), mode)
+        out[f] = (handout.starter_text(f, content, lab), mode)
     return out
 
 

@@ -405,6 +405,12 @@ def starter_text(f, content, lab):
     return c
 
 
+def pristine_path(lab):
+    """Where a starter carries its own pristine copy (grader/overlay.py grades
+    against it): grader/pristine/labN.tar.gz."""
+    return os.path.join("grader", "pristine", "lab%d.tar.gz" % lab)	# overlay.PRISTINE_DIR
+
+
 def out_dir():
     """build/handout, or build/handout-full for the full depth."""
     return OUT if DEPTH == "lab" else OUT + "-" + DEPTH
@@ -428,7 +434,7 @@ def write_starter(files, content, lab):
     sys.path.insert(0, os.path.join(ROOT, "grader"))
     import overlay
     sys.path.pop(0)
-    pristine = os.path.join(overlay.PRISTINE_DIR, "lab%d.tar.gz" % lab)
+    pristine = pristine_path(lab)
     tree[pristine] = overlay.tarball_bytes(
         {f: (d, 0o755 if os.access(os.path.join(ROOT, f), os.X_OK) else 0o644)
          for f, d in tree.items()})
@@ -582,7 +588,7 @@ def main():
 
     files = repo_files()
     if args.list:
-        print("\n".join(starter_files(files, args.list)))
+        print("\n".join(starter_files(files, args.list) + [pristine_path(args.list)]))
         return 0
     try:
         content = load(files)

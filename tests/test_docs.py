@@ -44,6 +44,9 @@ FILE_EXT = ("c", "h", "asm", "inc", "py", "sh", "md", "svg", "gdb", "ld")
 NOT_FILES = {
     "grader/hidden/": "where an instructor may keep hidden tests (instructors.md)",
     "grader/hidden": "the same",
+    "grader/pristine/labN.tar.gz": "written into each starter by scripts/handout.py, not kept in the kit",
+    "grader/pristine/": "the same",
+    "grader/pristine": "the same",
 }
 
 PATH_RE = re.compile(r"(?<![\w./<-])((?:%s)/[\w.*<>{},/+-]*)" % "|".join(TOP))

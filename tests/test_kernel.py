@@ -445,7 +445,7 @@ def nmi_checks(p, m):
         for _ in range(3):
             hmp(m, "nmi")
             time.sleep(0.1)
-        lines = gradelib._lines(m._until_prompt("after busy %s" % mode, 60))
+        lines = machine._lines(m._until_prompt("after busy %s" % mode, 60))
         rips = nmi_rips(lines)
         user = [r for r in rips if r < USER_END]
         ok = (len(rips) == 3 and any(re.match(r"^\[k\] exit pid=\d+ status=0(?: |$)", ln) for ln in lines)
@@ -539,7 +539,7 @@ def monitor_line_checks(p, m):
     check(t + "tab", m.cmd("run\thello\tworld"), r"^Hello, world! \(pid \d+, argc 2\)$")
     m.proc.stdin.write(b"\x1b[A\x1b[Bps\x1b[D\x1bOC\r")
     m.proc.stdin.flush()
-    lines = gradelib._lines(m._until_prompt("after ps with arrow keys", 10))
+    lines = machine._lines(m._until_prompt("after ps with arrow keys", 10))
     report(t + "arrow-keys", any(re.match(r"^\s+0\s+running\s+monitor$", ln) for ln in lines)
            and not any("unknown command" in ln for ln in lines), "got %s" % lines[-4:])
     lines = m.cmd("run hello " + "x " * 700)
@@ -560,7 +560,7 @@ def monitor_line_checks(p, m):
     m.proc.stdin.write(b"run busy spin 300\r" + b"run hello" + b" " * 600 + b"typeahead\r")
     m.proc.stdin.flush()
     m._until_prompt("after busy spin", 30)
-    check(t + "typeahead-kept", gradelib._lines(m._until_prompt("after the typed-ahead line", 30)),
+    check(t + "typeahead-kept", machine._lines(m._until_prompt("after the typed-ahead line", 30)),
           r"^Hello, typeahead! \(pid \d+, argc 2\)$")
     for n in (NUSER, NUSER + 1, 76):
         lines = m.cmd("run " + " & ".join(["hello"] * n), timeout=120)
