@@ -2,6 +2,7 @@
 // Input arrives by the COM1 interrupt (IRQ 4) into a ring buffer.
 #include "kernel.h"
 #include "x86.h"
+#include "smp.h"
 
 #define COM1 0x3f8
 #define UART_DATA 0
@@ -22,6 +23,39 @@ static int vga_row, vga_col;
 static volatile u8 inbuf[INBUF];
 static volatile u32 in_head, in_tail;	// head: next to read; tail: next to write
 static char last_out;	// 0 at boot: the first [k] line starts a fresh line after GRUB's output
+
+// One CPU prints at a time, a whole kprintf or klog line or write() at once, so a
+// line is never interleaved with another CPU's. Recursive on one CPU (a panic
+// inside a print still prints).
+static struct spinlock console_lk = SPINLOCK_INIT("console");
+static volatile int console_owner = -1;
+static int console_depth;
+static u64 console_flags;
+
+void
+console_lock(void)
+{
+	u64 flags = read_rflags();
+	cli();
+	int me = this_cpu()->id;
+	if (console_owner == me) {
+		console_depth++;
+		return;
+	}
+	spin_lock(&console_lk);
+	console_owner = me;
+	console_depth = 1;
+	console_flags = flags;
+}
+
+void
+console_unlock(void)
+{
+	if (--console_depth > 0)
+		return;
+	console_owner = -1;
+	spin_unlock(&console_lk, console_flags);
+}
 
 void
 console_init(void)
@@ -99,8 +133,10 @@ console_bol(void)
 void
 console_write(const char *s, size_t n)
 {
+	console_lock();
 	while (n--)
 		console_putc(*s++);
+	console_unlock();
 }
 
 // COM1 interrupt: move every waiting byte into the ring (dropping when full).

@@ -1,10 +1,11 @@
-// The IDT: 32 exception vectors and 16 PIC interrupt vectors, all interrupt gates
+// The IDT, shared by every CPU: 32 exception vectors, 16 PIC interrupt vectors and
+// the LAPIC's (timer, IPIs, spurious: smp.h), all interrupt gates
 // (IF cleared on entry), DPL 0 so user code cannot raise them with INT n.
 #include "kernel.h"
 #include "trap.h"
 #include "kstack.h"
+#include "smp.h"
 
-#define NVEC 48
 #define GATE_INTR 0x8e	// present, DPL 0, 64-bit interrupt gate
 
 struct __packed gate {
@@ -16,11 +17,6 @@ struct __packed gate {
 
 static struct gate idt[256] __aligned(16);
 extern u64 trap_stubs[NVEC];
-
-struct __packed desc_ptr {
-	u16 limit;
-	u64 base;
-};
 
 void
 idt_init(void)
@@ -36,6 +32,13 @@ idt_init(void)
 			.off_hi = a >> 32,
 		};
 	}
+	idt_load();
+}
+
+// Load the IDT on this CPU (CPU 0 from idt_init, each AP from ap_main).
+void
+idt_load(void)
+{
 	struct desc_ptr p = { sizeof idt - 1, (u64)idt };
 	__asm__ volatile("lidt %0" : : "m"(p));
 }

@@ -5,6 +5,7 @@
 #include "trap.h"
 #include "x86.h"
 #include "multiboot2.h"
+#include "smp.h"
 
 #define DEBUG_EXIT_PORT 0xf4	// -device isa-debug-exit,iobase=0xf4: QEMU exits (v << 1) | 1
 
@@ -132,6 +133,7 @@ vpanic(struct trapframe *tf, const char *fmt, va_list ap)
 {
 	char msg[160];
 	cli();
+	smp_halt_others();
 	vksnprintf(msg, sizeof msg, fmt, ap);
 	for (char *c = msg; *c; c++)
 		if (*c == '"')

@@ -20,7 +20,6 @@
 #define STAR_VALUE (((u64)SEL_KDATA << 48) | ((u64)SEL_KCODE << 32))
 
 extern char syscall_entry[];
-struct trapframe *syscall_tf;
 
 static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_read] = sys_read,
@@ -34,6 +33,7 @@ static const syscall_fn syscalls[NSYSCALL] = {
 	[SYS_nanosleep] = sys_nanosleep,
 	[SYS_getpid] = sys_getpid,
 	[SYS_exit] = sys_exit,
+	[SYS_getcpu] = sys_getcpu,
 	[SYS_arch_prctl] = sys_arch_prctl,
 	[SYS_set_tid_address] = sys_set_tid_address,
 	[SYS_clock_gettime] = sys_clock_gettime,
@@ -57,6 +57,21 @@ syscall_init(void)
 // in tf->rax. tf->err is stamped with the caller's pid on the way in and checked on
 // the way out: if another process's frame sits there now, the kernel stack was
 // shared and reused under us (phase 1's flaw), and the caller cannot safely return.
+// A process whose entry frame (tf, built by syscall_entry or an interrupt from ring
+// 3) is not on its own kernel stack came in through another's: on several CPUs,
+// phases 1-3's one global entry variable or one TSS. Said once per process, so the
+// flaw is visible in [k] lines without flooding the console.
+void
+kstack_check_own(struct proc *p, struct trapframe *tf, const char *via)
+{
+	u64 end = (u64)(tf + 1);
+	if (p->smp_flaw_told || !p->kstack_top || (end > p->kstack_base && end <= p->kstack_top))
+		return;
+	p->smp_flaw_told = 1;
+	klog("kstack-foreign pid=%d cpu=%d via=%s entry_rsp=0x%lx own=0x%lx-0x%lx", p->pid,
+	     this_cpu()->id, via, end, p->kstack_base, p->kstack_top);
+}
+
 void
 syscall_dispatch(struct trapframe *tf)
 {
@@ -64,6 +79,7 @@ syscall_dispatch(struct trapframe *tf)
 	long ret = -ENOSYS;
 	tf->err = current->pid;
 	syscall_tf = tf;
+	kstack_check_own(current, tf, "syscall");
 	if (nr < NSYSCALL && syscalls[nr])
 		ret = syscalls[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
 	if (tf->err != (u64)current->pid) {

@@ -49,10 +49,12 @@ sys_writev(u64 fd, u64 uiov, u64 cnt, u64 a3 __unused, u64 a4 __unused, u64 a5 _
 			return -EINVAL;
 		total += iov.len;
 	}
+	console_lock();	// one line from musl is two iovecs: keep them together
 	for (u64 i = 0; i < cnt; i++) {
 		copy_from_user(&iov, uiov + i * sizeof iov, sizeof iov);
 		console_write((const char *)iov.base, iov.len);
 	}
+	console_unlock();
 	return total;
 }
 

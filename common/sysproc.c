@@ -6,6 +6,7 @@
 #include "proc.h"
 #include "timer.h"
 #include "x86.h"
+#include "kstack.h"
 
 #define NSEC 1000000000UL
 #define CLOCK_REALTIME 0
@@ -14,8 +15,10 @@
 #define CLOCK_REALTIME_COARSE 5
 #define CLOCK_MONOTONIC_COARSE 6
 #define CLOCK_BOOTTIME 7
+#define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
 
 struct timespec {
 	s64 sec, nsec;
@@ -88,7 +91,11 @@ sys_set_tid_address(u64 tidptr __unused, u64 a1 __unused, u64 a2 __unused, u64 a
 }
 
 // The FS base holds musl's thread pointer; it is saved per process and reloaded
-// into MSR_FS_BASE on every switch to that process.
+// into MSR_FS_BASE on every switch to that process. The GS base likewise, through
+// the phase's kstack_set_user_gs (phase 4 keeps the kernel's own GS while in the
+// kernel, so the user's waits in KERNEL_GS_BASE for the swapgs on the way out).
+// Linux (arch/x86/kernel/process_64.c): an address at or above TASK_SIZE_MAX is
+// -EPERM; an unknown code -EINVAL.
 long
 sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
 	       u64 a5 __unused)
@@ -102,7 +109,30 @@ sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __un
 		return 0;
 	case ARCH_GET_FS:
 		return copy_to_user(addr, &current->fs_base, sizeof(u64));
+	case ARCH_SET_GS:
+		if (addr >= USER_TOP)
+			return -EPERM;
+		current->gs_base = addr;
+		kstack_set_user_gs(addr);
+		return 0;
+	case ARCH_GET_GS:
+		return copy_to_user(addr, &current->gs_base, sizeof(u64));
 	default:
 		return -EINVAL;
 	}
+}
+
+// getcpu(unsigned *cpu, unsigned *node, void *cache): the CPU this call runs on
+// (0 .. ncpu-1) and NUMA node 0; either pointer may be NULL; the cache argument is
+// ignored (Linux kernel/sys.c).
+long
+sys_getcpu(u64 ucpu, u64 unode, u64 cache __unused, u64 a3 __unused, u64 a4 __unused,
+	   u64 a5 __unused)
+{
+	u32 cpu = this_cpu()->id, node = 0;
+	if (ucpu && copy_to_user(ucpu, &cpu, sizeof cpu) < 0)
+		return -EFAULT;
+	if (unode && copy_to_user(unode, &node, sizeof node) < 0)
+		return -EFAULT;
+	return 0;
 }

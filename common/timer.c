@@ -5,6 +5,7 @@
 #include "proc.h"
 #include "trap.h"
 #include "x86.h"
+#include "smp.h"
 
 #define PIC1_CMD 0x20
 #define PIC1_DATA 0x21
@@ -108,6 +109,7 @@ void
 timer_tick(void)
 {
 	ticks++;
+	cpus[0].ticks++;
 	if (ns_mult)
 		proc_wake_sleepers(time_ns());
 }

@@ -11,6 +11,8 @@
 
 extern trap
 
+NVEC equ 64                     ; stubs for vectors 0-63 (smp.h: NVEC)
+
 section .text
 
 ; Vectors where the CPU pushes an error code: 8, 10-14, 17, 21, 29, 30.
@@ -26,7 +28,7 @@ trap_stub_%1:
 %endmacro
 
 %assign i 0
-%rep 48
+%rep NVEC
 STUB i
 %assign i i + 1
 %endrep
@@ -46,7 +48,7 @@ section .rodata
 global trap_stubs
 trap_stubs:
 %assign i 0
-%rep 48
+%rep NVEC
 	dq trap_stub_ %+ i
 %assign i i + 1
 %endrep

@@ -10,6 +10,8 @@
 #include "kstack.h"
 #include "timer.h"
 #include "x86.h"
+#include "smp.h"
+#include "syscall.h"
 
 _Static_assert(offsetof(struct trapframe, r15) == 0, "trapframe.inc");
 _Static_assert(offsetof(struct trapframe, rax) == 112, "trapframe.inc");
@@ -74,22 +76,49 @@ trap_exception(struct trapframe *tf)
 		   current ? current->pid : -1);
 }
 
+// Preempt only a process caught in ring 3: the kernel itself is not preemptible
+// (it runs with IF=0 except while idle).
+static void
+preempt(struct trapframe *tf)
+{
+	if (preempt_enabled && from_user(tf) && current->pid > 0)
+		sched_yield();
+}
+
 void
 trap(struct trapframe *tf)
 {
+	// With one CPU, phase 2's interrupts from ring 3 share one stack by design;
+	// with several, any phase's may land on another process's stack: say so.
+	if (from_user(tf) && ncpu_up > 1 && current->pid > 0)
+		kstack_check_own(current, tf, "interrupt");
 	if (tf->vector < 32) {
 		trap_exception(tf);
 		return;
 	}
 	switch (tf->vector) {
-	case T_TIMER:
+	case T_TIMER:	// the PIT, on CPU 0 only
 		timer_tick();
 		pic_eoi(tf->vector);
-		// Preempt only a process caught in ring 3: the kernel itself is not
-		// preemptible (it runs with IF=0 except while idle).
-		if (preempt_enabled && from_user(tf) && current && current->pid > 0)
-			sched_yield();
+		preempt(tf);
 		return;
+	case T_LAPIC_TIMER:	// each AP's own tick
+		this_cpu()->ticks++;
+		lapic_eoi();
+		preempt(tf);
+		return;
+	case T_IPI_TLB:
+		tlb_service();
+		lapic_eoi();
+		return;
+	case T_IPI_WAKE:	// the idle loop looks for work once this returns
+		lapic_eoi();
+		return;
+	case T_IPI_HALT:
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	case T_LAPIC_SPURIOUS:
+		return;	// no EOI for a spurious LAPIC interrupt (SDM 11.9)
 	case T_COM1:
 		console_irq();
 		pic_eoi(tf->vector);

@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "multiboot2.h"
 #include "x86.h"
+#include "smp.h"
 
 #define PML4_DIRECT 256
 #define PML4_KSTACK 510
@@ -101,14 +102,29 @@ vm_alloc_range(pagetable_t pml4, u64 va, u64 len, u64 flags)
 	return 0;
 }
 
+// Unmap and free [va, va+len). A kernel-half range (phase 3's stacks) may sit in
+// any CPU's TLB: every CPU flushes (tlb_shootdown) before the frames go back. A user
+// range is cached only where its CR3 is loaded, which is this CPU (a process runs on
+// one CPU at a time, and every switch reloads CR3): vm_unmap's invlpg is enough.
 void
 vm_free_range(pagetable_t pml4, u64 va, u64 len)
 {
+	int kernel = va >= DIRECT_MAP;
+	u64 freed[16], n = 0;
 	for (u64 a = va; a < va + len; a += PAGE_SIZE) {
 		u64 pa = vm_unmap(pml4, a);
-		if (pa)
+		if (pa && kernel && n < ARRAY_SIZE(freed))
+			freed[n++] = pa;
+		else if (pa && kernel) {
+			tlb_shootdown();
+			pmm_free(pa);
+		} else if (pa)
 			pmm_free(pa);
 	}
+	if (n)
+		tlb_shootdown();
+	for (u64 i = 0; i < n; i++)
+		pmm_free(freed[i]);
 }
 
 // Map [0, bytes) of physical memory at base with 2 MiB pages.

@@ -168,12 +168,29 @@ class Proc:
         return "pid %d (%s)" % (self.pid, self.name)
 
 
+def cpu_index():
+    """The CPU GDB is looking at: QEMU shows vCPU n as thread n+1 (`info threads`,
+    `thread N` to switch)."""
+    n = gdb.selected_thread().num - 1
+    try:
+        ncpu = int(_var("ncpu"))
+    except gdb.error:
+        return 0
+    return n if 0 <= n < ncpu else 0
+
+
+def this_cpu():
+    """cpus[cpu_index()]: the struct cpu of the CPU GDB is looking at."""
+    return _var("cpus")[cpu_index()]
+
+
 def procs():
-    """Every used slot of proc_table, in table order."""
+    """Every used slot of proc_table, in table order; `current` is the process the
+    selected CPU (GDB thread) runs."""
     need_scheduler()
     table = _var("proc_table")
     lo, hi = table.type.range()
-    cur = _u64(_var("current"))
+    cur = _u64(this_cpu()["proc"])
     out = []
     for i in range(lo, hi + 1):
         p = table[i]
@@ -198,11 +215,12 @@ def guard_of(ph, p):
 
 
 def tss_rsp0():
-    return _u64(_var("tss")["rsp0"])
+    """TSS.rsp0 of the selected CPU (each CPU has its own TSS)."""
+    return _u64(this_cpu()["tss"].dereference()["rsp0"])
 
 
 def tss_ist(i):
-    return _u64(_var("tss")["ist"][i])
+    return _u64(this_cpu()["tss"].dereference()["ist"][i])
 
 
 def entry_top(ph):
@@ -211,7 +229,7 @@ def entry_top(ph):
         return _u64(_var("kstack_global_top")), "kstack_global_top"
     if ph == 2:
         return _u64(_var("current_kernel_stack")), "current_kernel_stack"
-    return tss_rsp0(), "tss.rsp0"
+    return _u64(_var("tss")["rsp0"]), "tss.rsp0"
 
 
 def owner_of_top(ph, top, plist):
@@ -597,6 +615,31 @@ fallback stack, phase 2's shared interrupt stack or free arena slots, user space
         return out
 
 
+class CpusCommand(SLCommand):
+    """List the CPUs: cpus
+
+One line per started CPU, as the monitor's `cpus`: its number, LAPIC id, the GDB
+thread that shows it, the pid it runs (-1: idle), its TSS.rsp0 and timer ticks. `*`
+marks the CPU GDB is looking at; `thread N` selects CPU N-1."""
+
+    def run(self, arg):
+        if arg:
+            raise SLError("takes no arguments")
+        need_scheduler()
+        me = cpu_index()
+        cpus = _var("cpus")
+        gdb.write("    CPU  LAPIC  THREAD  PID  TSS.RSP0            TICKS\n")
+        for i in range(int(_var("ncpu"))):
+            c = cpus[i]
+            if not int(c["started"]):
+                gdb.write("    %3d  %5d  (not started)\n" % (i, int(c["lapic_id"])))
+                continue
+            p = c["proc"].dereference()
+            gdb.write("  %s %3d  %5d  %6d  %3d  %s  %d\n" % ("*" if i == me else " ", i,
+                int(c["lapic_id"]), i + 1, int(p["pid"]),
+                _hex(_u64(c["tss"].dereference()["rsp0"])), _u64(c["ticks"])))
+
+
 def _command_exists(name):
     try:
         gdb.execute("help " + name, to_string=True)
@@ -614,6 +657,11 @@ def register():
     KstacksCommand("kstacks")
     TrapframeCommand("trapframe")
     KstackWhereCommand("kstack-where")
+    CpusCommand("cpus")
+    # `current` is a C macro in the kernel (this CPU's cpus[].proc, smp.h), which
+    # GDB cannot see: define it for expressions like `p current->pid`, for the CPU
+    # of the selected thread (vCPU n is thread n+1).
+    gdb.execute("macro define current (cpus[$_thread - 1].proc)")
     gdb._stacklabs_loaded = True
 
 

@@ -57,13 +57,13 @@ def monitor_checks(p, m):
     check(t + "unknown", m.cmd("frobnicate"), r"^unknown command: frobnicate \(try help\)$")
     check(t + "missing-prog", m.cmd("run nosuchprog"),
           r'^\[k\] load-error prog=nosuchprog reason="not found"$')
-    check(t + "ps", m.cmd("ps"), r"^\s+0\s+running\s+monitor$")
+    check(t + "ps", m.cmd("ps"), r"^\s+0\s+running\s+\d+\s+monitor$")
     # LF alone and CRLF also end a line (cmd() sends CR).
     for name, end in (("lf", b"\n"), ("crlf", b"\r\n")):
         m.proc.stdin.write(b"ps" + end)
         m.proc.stdin.flush()
         check(t + "line-end-" + name, gradelib._lines(m._until_prompt("after ps", 10)),
-              r"^\s+0\s+running\s+monitor$")
+              r"^\s+0\s+running\s+\d+\s+monitor$")
     check(t + "preempt-on", m.cmd("set preempt on"), r"^\[k\] preempt on$")
     check(t + "preempt-off", m.cmd("set preempt off"), r"^\[k\] preempt off$")
     check(t + "set-usage", m.cmd("set preempt maybe"), r"^usage: set preempt on\|off$")
@@ -76,7 +76,19 @@ def phase_checks(p, m):
     t = "kernel-p%d-" % p
     if p == 1:
         # Two sleepers meet in the kernel on the shared stack: the kernel must say so.
-        lines = m.cmd("run sleeper 50 3 & sleeper 50 3", timeout=20)
+        # What the corruption does next depends on the kernel's frame layout (the
+        # survivor may return with bad registers or the kernel may panic on a
+        # clobbered return address): after a panic, the checks go on on a fresh boot.
+        try:
+            lines = m.cmd("run sleeper 50 3 & sleeper 50 3", timeout=20)
+        except gradelib.Verdict as v:
+            if v.kind != "panic":
+                raise
+            lines = v.got
+            m.close()
+            m.__init__(m.iso, m.lab, m.log_path + ".reboot")
+            m.start()
+            m.boot()
         check(t + "shared-stack-flaw-reported", lines,
               r"^\[k\] (kstack-clobbered|kill|panic) ",
               "two sleepers on one stack went unnoticed: %s" % lines[-6:])
@@ -118,7 +130,7 @@ def main():
         try:
             m.start()
             lines = m.boot()
-            check("kernel-p%d-boot-line" % p, lines, r"^\[k\] boot phase=%d mem=\d+KiB$" % p)
+            check("kernel-p%d-boot-line" % p, lines, r"^\[k\] boot phase=%d cpus=1 mem=\d+KiB$" % p)
             check("kernel-p%d-ready" % p, lines, r"^\[k\] ready$")
             monitor_checks(p, m)
             phase_checks(p, m)

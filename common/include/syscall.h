@@ -2,6 +2,7 @@
 #pragma once
 #include "types.h"
 #include "trap.h"
+struct proc;
 
 #define SYS_read 0
 #define SYS_write 1
@@ -14,6 +15,7 @@
 #define SYS_nanosleep 35
 #define SYS_getpid 39
 #define SYS_exit 60
+#define SYS_getcpu 309
 #define SYS_arch_prctl 158
 #define SYS_set_tid_address 218
 #define SYS_clock_gettime 228
@@ -29,6 +31,7 @@ typedef long (*syscall_fn)(u64, u64, u64, u64, u64, u64);
 void syscall_init(void);
 void syscall_dispatch(struct trapframe *tf);
 long sys_fallback_panic(void);
+void kstack_check_own(struct proc *p, struct trapframe *tf, const char *via);
 
 // The handlers, by file.
 long sys_read(u64 fd, u64 buf, u64 len, u64, u64, u64);
@@ -45,10 +48,12 @@ long sys_brk(u64 addr, u64, u64, u64, u64, u64);
 long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off);
 long sys_munmap(u64 addr, u64 len, u64, u64, u64, u64);
 long sys_arch_prctl(u64 code, u64 addr, u64, u64, u64, u64);
+long sys_getcpu(u64 cpu, u64 node, u64 cache, u64, u64, u64);
 long sys_kstack_info(u64 out, u64, u64, u64, u64, u64);
 long sys_kstack_scribble(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_peek(u64 buf, u64 len, u64, u64, u64, u64);
 long sys_kstack_burn(u64 depth, u64, u64, u64, u64, u64);
 
-// The trap frame of the system call being served (set by syscall_dispatch).
-extern struct trapframe *syscall_tf;
+// The trap frame of the system call being served (set by syscall_dispatch): kept
+// per process, since with several CPUs several calls are being served at once.
+#define syscall_tf (current->syscall_frame)

@@ -55,11 +55,14 @@ struct tss {
 	u16 iomap_base;
 } __packed;
 
-extern struct tss tss;
+extern struct tss tss;	// CPU 0's; this CPU's is cpu_tss() (smp.h)
 
 // gdt.c, idt.c, trap.c
+struct cpu;
 void gdt_init(void);
+void gdt_init_cpu(struct cpu *c);
 void idt_init(void);
+void idt_load(void);
 void trap(struct trapframe *tf);
 void trap_dump(struct trapframe *tf);
 const char *trap_name(u64 vector);
