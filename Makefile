@@ -1,7 +1,7 @@
 # stacklabs — build, boot, debug, grade and test the three lab kernels.
 # Everything is built under build/; `make help` lists the targets.
 
-PHASES := 1 2 3
+PHASES := 1 2 3 4
 
 # Toolchain: an x86_64-elf cross compiler if there is one, then x86_64-linux-gnu-,
 # then the native gcc on an x86_64 host. Override with TOOLPREFIX=.
@@ -100,11 +100,11 @@ $$(B$(1))/lab/%.o: labs/phase$(1)/%.c
 $$(B$(1))/common/%.asm.o: common/%.asm
 	@mkdir -p $$(@D)
 	@echo "  NASM    $$@"
-	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -MD $$@.d -o $$@ $$<
+	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -Ilabs/phase$(1)/ -MD $$@.d -o $$@ $$<
 $$(B$(1))/lab/%.asm.o: labs/phase$(1)/%.asm
 	@mkdir -p $$(@D)
 	@echo "  NASM    $$@"
-	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -MD $$@.d -o $$@ $$<
+	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -Ilabs/phase$(1)/ -MD $$@.d -o $$@ $$<
 
 $$(B$(1))/kernel.elf: $$(OBJS$(1)) common/kernel.ld
 	@echo "  LD      $$@"

@@ -48,6 +48,16 @@ console_lock(void)
 	console_flags = flags;
 }
 
+// A panic: take the console whoever holds it (a CPU that holds it may never let go,
+// which may be why we panic), for good.
+void
+console_panic(void)
+{
+	console_owner = this_cpu()->id;
+	console_depth = 1 << 30;
+	console_lk.locked = 1;
+}
+
 void
 console_unlock(void)
 {

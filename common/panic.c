@@ -133,6 +133,7 @@ vpanic(struct trapframe *tf, const char *fmt, va_list ap)
 {
 	char msg[160];
 	cli();
+	console_panic();
 	smp_halt_others();
 	vksnprintf(msg, sizeof msg, fmt, ap);
 	for (char *c = msg; *c; c++)

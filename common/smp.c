@@ -34,15 +34,33 @@ extern u8 ap_tramp_start[], ap_tramp_end[], ap_tramp_params[];
 
 // ---- spinlocks ----------------------------------------------------------------------
 
+#define SPIN_PATIENCE_NS 2000000000UL	// a lock held this long is a broken kernel
+
+// Held for SPIN_PATIENCE_NS: the holder will never let go (its stack was corrupted,
+// say, by a phase whose entry code is not multi-CPU safe). Say so instead of hanging.
+static void
+spin_stuck(struct spinlock *l)
+{
+	panic("spinlock %s held by CPU %d for over %lu s (waiting: CPU %d)", l->name, l->cpu,
+	      SPIN_PATIENCE_NS / 1000000000UL, this_cpu()->id);
+}
+
 u64
 spin_lock(struct spinlock *l)
 {
 	u64 flags = read_rflags();
+	u64 t0 = 0;
 	cli();
 	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
-		while (l->locked) {
+		for (u64 n = 1; l->locked; n++) {
 			__asm__ volatile("pause");
 			tlb_service();
+			if (n % 4096 || !time_calibrated())
+				continue;
+			if (!t0)
+				t0 = time_ns();
+			else if (time_ns() - t0 > SPIN_PATIENCE_NS)
+				spin_stuck(l);
 		}
 	}
 	l->cpu = this_cpu()->id;

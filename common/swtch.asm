@@ -1,6 +1,7 @@
 ; swtch.asm — switch kernel threads of control, and the first entry to ring 3.
 
 %include "trapframe.inc"
+%include "gsswap.inc"
 
 ; struct context offsets (common/include/proc.h)
 CTX_RSP equ 0
@@ -49,4 +50,5 @@ user_enter:
 	mov rsp, rdi
 	POP_GPRS
 	add rsp, 16                     ; skip tf.vector and tf.err
+	USER_ENTER_GS
 	iretq

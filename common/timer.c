@@ -99,6 +99,12 @@ time_ns(void)
 	return (u64)(((unsigned __int128)(rdtsc() - tsc_boot) * ns_mult) >> 32);
 }
 
+int
+time_calibrated(void)
+{
+	return ns_mult != 0;
+}
+
 u64
 time_realtime_base(void)
 {

@@ -8,6 +8,7 @@
 ;   IF = 0 (interrupt gates)
 
 %include "trapframe.inc"
+%include "gsswap.inc"           ; the phase's GS handling (labs/phaseN/gsswap.inc)
 
 extern trap
 
@@ -16,6 +17,8 @@ NVEC equ 64                     ; stubs for vectors 0-63 (smp.h: NVEC)
 section .text
 
 ; Vectors where the CPU pushes an error code: 8, 10-14, 17, 21, 29, 30.
+; NMI (2), #DF (8) and #MC (18) can arrive anywhere, even between two instructions
+; of an entry path: they take the paranoid path (see gsswap.inc).
 %macro STUB 1
 trap_stub_%1:
 %if %1 == 8 || (%1 >= 10 && %1 <= 14) || %1 == 17 || %1 == 21 || %1 == 29 || %1 == 30
@@ -24,7 +27,11 @@ trap_stub_%1:
 	push qword 0            ; tf.err (none for this vector)
 	push qword %1           ; tf.vector
 %endif
+%if %1 == 2 || %1 == 8 || %1 == 18
+	jmp trap_paranoid
+%else
 	jmp trap_common
+%endif
 %endmacro
 
 %assign i 0
@@ -34,6 +41,7 @@ STUB i
 %endrep
 
 trap_common:
+	TRAP_ENTRY_GS
 	PUSH_GPRS
 	cld                     ; the C ABI wants DF = 0
 	mov rdi, rsp            ; struct trapframe *
@@ -42,6 +50,18 @@ global trap_return:function
 trap_return:
 	POP_GPRS
 	add rsp, 16             ; drop tf.vector and tf.err
+	TRAP_EXIT_GS
+	iretq
+
+trap_paranoid:
+	PUSH_GPRS
+	cld
+	PARANOID_ENTRY_GS       ; rbx (callee-saved) keeps what the exit needs
+	mov rdi, rsp            ; struct trapframe *
+	call trap
+	PARANOID_EXIT_GS
+	POP_GPRS
+	add rsp, 16
 	iretq
 
 section .rodata

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gradelib  # noqa: E402
 from gradelib import ROOT, VERDICT_NAMES  # noqa: E402
 
-LABS = (1, 2, 3)
+LABS = (1, 2, 3, 4)
 
 
 def load(hidden=None):
@@ -294,7 +294,7 @@ def matrix(args, tests, stage):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--lab", type=int, choices=LABS)
-    ap.add_argument("--all", action="store_true", help="labs 1-3")
+    ap.add_argument("--all", action="store_true", help="labs 1-4")
     ap.add_argument("--tree", default=ROOT, help="the tree to grade (default: this one)")
     ap.add_argument("--batch", metavar="DIR", help="grade every DIR/<student>/")
     ap.add_argument("--out", metavar="OUTDIR", help="batch output directory")

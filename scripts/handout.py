@@ -47,7 +47,7 @@ import tarfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join("build", "handout")
-LABS = (1, 2, 3)
+LABS = (1, 2, 3, 4)
 
 # Files no starter gets (fnmatch patterns on the repository path; "*" crosses "/").
 INSTRUCTOR_ONLY = [

@@ -27,6 +27,7 @@ void console_irq(void);
 void console_bol(void);		// start a new line unless at the start of one
 void console_lock(void);	// this CPU alone prints until console_unlock (nests)
 void console_unlock(void);
+void console_panic(void);	// a panic takes the console for good
 
 // A kernel event line: "[k] " + key=value fields, always alone on its line, and
 // never mixed with another CPU's output.
