@@ -83,7 +83,7 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
 import gradelib  # noqa: E402  (its QMP client)
-LABS = (1, 2, 3)
+LABS = (1, 2, 3, 4)
 QEMU = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-m", "128M",
         "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         "-display", "none", "-serial", "stdio", "-monitor", "none"]
@@ -313,7 +313,7 @@ def check_make(mds, jobs):
 # ---------------------------------------------------------------------------
 # Console blocks.
 
-PROMPT_RE = re.compile(r"^lab([123])> ?(.*)$")
+PROMPT_RE = re.compile(r"^lab([1234])> ?(.*)$")
 
 
 class Console:

@@ -2,13 +2,13 @@
 ;
 ; With several CPUs no global variable can name "the running process's stack" or
 ; hold "the user rsp during the entry": each CPU has its own. swapgs makes the GS
-; base this CPU's struct percpu (percpu.h) in one instruction that needs no free
+; base this CPU's struct percpu (kstack.c) in one instruction that needs no free
 ; register, so the entry can park the user rsp in this CPU's slot and load this
 ; CPU's stack top before it touches any memory through rsp. On the way out the
 ; reverse, with swapgs right before sysretq so the user gets its own GS base back.
 
 %include "trapframe.inc"
-%include "percpu.inc"
+%include "gsswap.inc"            ; struct percpu offsets (PCPU_*)
 
 extern syscall_dispatch
 extern kstack_fallback_top

@@ -1,5 +1,5 @@
 // Phase 4: phase 3's guarded stacks, on every CPU. Each CPU has its own per-CPU area
-// (percpu.h), reached through the GS base in the kernel: syscall_entry finds the
+// (struct percpu below), reached through the GS base in the kernel: syscall_entry finds the
 // running process's stack top there, and the scheduler keeps it and this CPU's own
 // TSS.rsp0 on the process this CPU runs. Each CPU has its own IST stacks too: two
 // CPUs can take a #DF at the same time.
@@ -9,7 +9,6 @@
 #include "trap.h"
 #include "x86.h"
 #include "smp.h"
-#include "percpu.h"
 
 #define FALLBACK_SIZE (8 * 1024)
 #define SLOT_SIZE (PAGE_SIZE + KSTACK_SIZE)	// guard page, then the stack
@@ -18,12 +17,34 @@
 #define NSLOTS (PROC_SLOT0 + NPROC)
 #define KSTACK_FLAGS (PTE_P | PTE_W | PTE_NX)
 
-_Static_assert(offsetof(struct percpu, self) == 0, "percpu.inc PCPU_SELF");
-_Static_assert(offsetof(struct percpu, user_rsp) == 8, "percpu.inc PCPU_USER_RSP");
-_Static_assert(offsetof(struct percpu, kstack_top) == 16, "percpu.inc PCPU_KSTACK_TOP");
-_Static_assert(offsetof(struct percpu, proc) == 24, "percpu.inc PCPU_PROC");
-_Static_assert(offsetof(struct percpu, cpu) == 32, "percpu.inc PCPU_CPU");
-_Static_assert(offsetof(struct percpu, tss) == 40, "percpu.inc PCPU_TSS");
+// The per-CPU area. Each CPU's GS base points at its own struct percpu while the CPU
+// runs kernel code; the user's GS base waits in KERNEL_GS_BASE and swapgs exchanges
+// the two on every way in and out of ring 3 (gsswap.inc, entry.asm). gsswap.inc
+// gives the offsets to nasm; the asserts below check them.
+struct percpu {
+	struct percpu *self;	// its own address: C reads it with one gs-relative load
+	u64 user_rsp;		// syscall_entry parks the user rsp here (this CPU only)
+	u64 kstack_top;		// the running process's kernel stack top: the entry rsp
+	struct proc *proc;	// the process this CPU runs
+	u64 cpu;		// this CPU's number
+	struct tss *tss;	// this CPU's TSS (rsp0 = kstack_top while a process runs)
+} __aligned(64);	// a cache line each: CPUs never write each other's lines
+
+// This CPU's area, through GS (kernel code only: in ring 0 GS is always the kernel's).
+static inline struct percpu *
+percpu(void)
+{
+	struct percpu *p;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+	return p;
+}
+
+_Static_assert(offsetof(struct percpu, self) == 0, "gsswap.inc PCPU_SELF");
+_Static_assert(offsetof(struct percpu, user_rsp) == 8, "gsswap.inc PCPU_USER_RSP");
+_Static_assert(offsetof(struct percpu, kstack_top) == 16, "gsswap.inc PCPU_KSTACK_TOP");
+_Static_assert(offsetof(struct percpu, proc) == 24, "gsswap.inc PCPU_PROC");
+_Static_assert(offsetof(struct percpu, cpu) == 32, "gsswap.inc PCPU_CPU");
+_Static_assert(offsetof(struct percpu, tss) == 40, "gsswap.inc PCPU_TSS");
 
 static u8 slot_used[NSLOTS];
 struct percpu percpu_area[NCPU];	// one per CPU
