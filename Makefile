@@ -1,4 +1,4 @@
-# stacklabs — build, boot, debug, grade and test the three lab kernels.
+# stacklabs — build, boot, debug, grade and test the four lab kernels.
 # Everything is built under build/; `make help` lists the targets.
 
 PHASES := 1 2 3 4
@@ -49,7 +49,7 @@ GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grad
 all: $(foreach n,$(PHASES),lab$(n))
 
 help:
-	@echo "make labN          build build/phaseN/{kernel.elf,initrd.tar,boot.iso} (N = 1, 2, 3)"
+	@echo "make labN          build build/phaseN/{kernel.elf,initrd.tar,boot.iso} (N = 1, 2, 3, 4)"
 	@echo "make progs         build the grader's test programs into build/grader/progs/"
 	@echo "make labN-qemu     boot lab N with the serial console on this terminal (Ctrl-A x quits)"
 	@echo "                   CPUS=K boots K CPUs (default: 1 for labs 1-3, 2 for lab 4)"

@@ -46,11 +46,11 @@ kmain(u32 magic, u32 info_pa)
 	mb2 = P2V(info_pa);
 	scan_boot_info();
 	kstack_init();
+	proc_init_idle(&cpus[0]);
 	kstack_init_cpu(&cpus[0]);
 	idt_init();
 	syscall_init();
 	proc_init();
-	proc_init_idle(&cpus[0]);
 	timer_init();
 	smp_init(mb2);
 	klog("boot phase=%d cpus=%d mem=%luKiB", PHASE, ncpu_up, pmm_total_bytes() >> 10);

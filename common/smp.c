@@ -185,9 +185,9 @@ ap_main(struct cpu *c)
 	idt_load();
 	syscall_init();
 	__asm__ volatile("fninit");
+	proc_init_idle(c);
 	kstack_init_cpu(c);
 	lapic_init(lapic_pa);
-	proc_init_idle(c);
 	lapic_timer_start();
 	spin_lock(&ptable_lock);
 	c->started = 1;

@@ -92,7 +92,9 @@ def _addr_of(name):
 
 
 def phase():
-    """1, 2 or 3, told from the symbols; SLError when no stacklabs kernel is loaded."""
+    """1, 2, 3 or 4, told from the symbols; SLError when no stacklabs kernel is loaded."""
+    if _has("percpu_area"):
+        return 4
     if _has("kstack_global_top"):
         return 1
     if _has("current_kernel_stack"):
@@ -209,7 +211,7 @@ def current_proc():
 
 def guard_of(ph, p):
     """The guard page below p's kernel stack (phase 3 slots only), or None."""
-    if ph == 3 and p.slot >= 0:
+    if ph >= 3 and p.slot >= 0:
         return p.base - PAGE_SIZE
     return None
 
@@ -229,6 +231,10 @@ def entry_top(ph):
         return _u64(_var("kstack_global_top")), "kstack_global_top"
     if ph == 2:
         return _u64(_var("current_kernel_stack")), "current_kernel_stack"
+    if ph == 4:
+        n = cpu_index()
+        return (_u64(_var("percpu_area")[n]["kstack_top"]),
+                "percpu_area[%d].kstack_top ([gs:16] on CPU %d)" % (n, n))
     return _u64(_var("tss")["rsp0"]), "tss.rsp0"
 
 
@@ -361,6 +367,19 @@ phase 3 tss.ist[0..2] (IST1-3) and kstack_fallback_top."""
                 _hex(base - PAGE_SIZE)))
         gdb.write("  phase 3: kstack_fallback_top = %s (boot only; used after that = "
             "panic)\n" % _hex(_u64(_var("kstack_fallback_top"))))
+
+    def phase4(self, plist):
+        """Phase 3's lines for this CPU, then every CPU's per-CPU area."""
+        self.phase3(plist)
+        areas = _var("percpu_area")
+        for i in range(int(_var("ncpu"))):
+            a = areas[i]
+            if not _u64(a["self"]):
+                continue
+            pid = int(a["proc"].dereference()["pid"]) if _u64(a["proc"]) else -1
+            gdb.write("  phase 4: percpu_area[%d] at %s: kstack_top %s, user_rsp slot %s, "
+                "pid %d\n" % (i, _hex(_u64(a["self"])), _hex(_u64(a["kstack_top"])),
+                _hex(_u64(a["user_rsp"])), pid))
 
 
 def _syscall_entry_range():
@@ -602,7 +621,7 @@ fallback stack, phase 2's shared interrupt stack or free arena slots, user space
             if irq is not None:
                 out.append((irq, irq + KSTACK_SIZE, "irq_stack (TSS.rsp0: every "
                     "interrupt from ring 3, shared)"))
-        if ph == 3:
+        if ph >= 3:
             for i in range(NIST):
                 top = tss_ist(i)
                 out.append((top - KSTACK_SIZE, top, "IST%d stack (%s)" %

@@ -67,7 +67,8 @@ def monitor_checks(p, m):
     check(t + "preempt-on", m.cmd("set preempt on"), r"^\[k\] preempt on$")
     check(t + "preempt-off", m.cmd("set preempt off"), r"^\[k\] preempt off$")
     check(t + "set-usage", m.cmd("set preempt maybe"), r"^usage: set preempt on\|off$")
-    want = {1: r"one global kernel stack", 2: r"arena 0x", 3: r"IST1 \(#DF\)"}[p]
+    want = {1: r"one global kernel stack", 2: r"arena 0x", 3: r"IST1 \(#DF\)",
+            4: r"per-CPU area of CPU 0 at 0x"}[p]
     check(t + "kstacks", m.cmd("kstacks"), want)
 
 
@@ -102,7 +103,7 @@ def phase_checks(p, m):
         lines = m.cmd("run sleeper 50 3 & sleeper 50 3", timeout=20)
         exits = [ln for ln in lines if re.match(r"^\[k\] exit pid=\d+ status=0$", ln)]
         report(t + "two-sleepers-intact", len(exits) == 2, "got %s" % lines[-8:])
-    if p == 3:
+    if p >= 3:
         lines = m.cmd("run t_kinfo 1 once")
         mo = [re.search(r" base=(0x[0-9a-f]+) ", ln) for ln in lines]
         base = [int(x.group(1), 16) for x in mo if x]
@@ -121,7 +122,7 @@ def halt_check(p, m):
 
 
 def main():
-    phases = [int(a) for a in sys.argv[1:]] or [1, 2, 3]
+    phases = [int(a) for a in sys.argv[1:]] or [1, 2, 3, 4]
     for p in phases:
         if not build(p):
             continue
