@@ -236,7 +236,8 @@ def print_matrix(tests, cells, out=sys.stdout):
     """The matrix, one row per test; a cell off the expected matrix is marked !!.
     Returns the number of such cells."""
     wrong = 0
-    print("%-18s %-18s %-18s %-18s" % ("test", "phase 1", "phase 2", "phase 3"), file=out)
+    fmt = " ".join(["%-18s"] * (1 + len(LABS)))
+    print(fmt % tuple(["test"] + ["phase %d" % lab for lab in LABS]), file=out)
     for t in tests:
         row = []
         for lab in LABS:
@@ -246,7 +247,7 @@ def print_matrix(tests, cells, out=sys.stdout):
                 cell += " !!"
                 wrong += 1
             row.append(cell)
-        print("%-18s %-18s %-18s %-18s" % tuple([t.name] + row), file=out)
+        print(fmt % tuple([t.name] + row), file=out)
     return wrong
 
 
