@@ -13,6 +13,7 @@
 #include "syscall.h"
 #include "timer.h"
 #include "x86.h"
+#include "multiboot2.h"
 
 #define TRAMP_PA 0x8000UL	// ap_boot.asm assembles for this address
 #define AP_STACK (16 * 1024)	// an AP's boot stack, later its idle thread's
@@ -235,6 +236,11 @@ smp_init(void *mb2_info)
 	cpus[0].started = 1;
 	if (ncpu == 1)
 		return;
+	u64 info = V2P(mb2_info), info_end = info + ((struct mb2_info *)mb2_info)->total_size;
+	if (info < TRAMP_PA + PAGE_SIZE && info_end > TRAMP_PA) {
+		klog("smp-error reason=\"the boot information sits on the trampoline page: one CPU\"");
+		return;
+	}
 	lapic_timer_calibrate();
 	u64 pdpt, pd;
 	pagetable_t pml4 = tramp_pagetable(&pdpt, &pd);
