@@ -21,6 +21,7 @@
 #define EFER_LMA (1UL << 10)	// read-only "long mode active": never written
 
 struct cpu cpus[NCPU] __aligned(64);
+_Static_assert(offsetof(struct cpu, gdt) == 0, "this_cpu() reads the GDT base as struct cpu *");
 int ncpu = 1;
 volatile int ncpu_up = 1;
 static u64 lapic_pa;

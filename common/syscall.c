@@ -75,21 +75,23 @@ kstack_check_own(struct proc *p, struct trapframe *tf, const char *via)
 void
 syscall_dispatch(struct trapframe *tf)
 {
+	struct proc *p = current;	// the caller, whichever CPU it comes back on
 	u64 nr = tf->rax;
 	long ret = -ENOSYS;
-	tf->err = current->pid;
-	syscall_tf = tf;
-	kstack_check_own(current, tf, "syscall");
+	tf->err = p->pid;
+	p->syscall_frame = tf;
+	if (ncpu_up > 1)	// with one CPU no phase enters off its own stack
+		kstack_check_own(p, tf, "syscall");
 	if (nr < NSYSCALL && syscalls[nr])
 		ret = syscalls[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
-	if (tf->err != (u64)current->pid) {
-		klog("kstack-clobbered pid=%d frame-owner=%ld", current->pid, (long)tf->err);
-		proc_kill(current, "kstack-clobbered", tf->rip, 0);
+	if (tf->err != (u64)p->pid) {
+		klog("kstack-clobbered pid=%d frame-owner=%ld", p->pid, (long)tf->err);
+		proc_kill(p, "kstack-clobbered", tf->rip, 0);
 	}
 	tf->rax = ret;
 	// SYSRET to a non-canonical rip would fault in ring 0 on the user's stack.
 	if (tf->rip >= USER_TOP)
-		proc_kill(current, "bad-sysret-rip", tf->rip, 0);
+		proc_kill(p, "bad-sysret-rip", tf->rip, 0);
 }
 
 // Phases 2 and 3: syscall_entry found rsp at the fallback stack, meaning no process

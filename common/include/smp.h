@@ -35,18 +35,17 @@ struct __packed desc_ptr {
 	u64 base;
 };
 
-// The CPU this code runs on. Valid from gdt_init_cpu() on; before that (early boot,
-// on the boot GDT) it answers CPU 0. IF=0 keeps the answer true: a process moves to
-// another CPU only through sched(), never in the middle of kernel code.
+// The CPU this code runs on: its GDT is the first member of its struct cpu, so the
+// GDT base is the struct's address (two instructions, no shared variable). Valid from
+// gdt_init_cpu() on, which is the first thing each CPU does in C. IF=0 keeps the
+// answer true: a process moves to another CPU only through sched(), never in the
+// middle of kernel code; across a sched() call, ask again (hence asm volatile).
 static inline struct cpu *
 this_cpu(void)
 {
 	struct desc_ptr p;
 	__asm__ volatile("sgdt %0" : "=m"(p));
-	u64 off = p.base - (u64)cpus;
-	if (off >= sizeof cpus)
-		return &cpus[0];
-	return &cpus[off / sizeof(struct cpu)];
+	return (struct cpu *)p.base;
 }
 
 #define current (this_cpu()->proc)
