@@ -56,6 +56,7 @@ asm_offsets(void)
 	// struct tss (trap.h), selectors and the system-call vector.
 	OFFSET(TSS_RSP0, tss, rsp0);
 	DEFINE(T_SYSCALL, T_SYSCALL);
+	DEFINE(NVEC, NVEC);	// trap.asm: one stub per IDT vector
 	DEFINE(SEL_KCODE, SEL_KCODE);
 	DEFINE(SEL_KDATA, SEL_KDATA);
 	DEFINE(SEL_UDATA, SEL_UDATA);

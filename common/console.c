@@ -2,6 +2,7 @@
 // Input arrives by the COM1 interrupt (IRQ 4) into a ring buffer.
 #include "kernel.h"
 #include "x86.h"
+#include "smp.h"
 
 #define COM1 0x3f8
 #define UART_DATA 0
@@ -25,6 +26,49 @@ static char last_out;	// 0 at boot: the first [k] line starts a fresh line after
 // 1 while the serial line holds nothing but blanks since the last character that some
 // reader may take for a line break: console_write_user marks a '[' written there.
 static int line_fresh = 1;
+
+// One CPU prints at a time, a whole kprintf or klog line or write() at once, so a
+// line is never interleaved with another CPU's. Recursive on one CPU (a panic
+// inside a print still prints).
+static struct spinlock console_lk = SPINLOCK_INIT("console");
+static volatile int console_owner = -1;
+static int console_depth;
+static u64 console_flags;
+
+void
+console_lock(void)
+{
+	u64 flags = read_rflags();
+	cli();
+	int me = this_cpu()->id;
+	if (console_owner == me) {
+		console_depth++;
+		return;
+	}
+	spin_lock(&console_lk);
+	console_owner = me;
+	console_depth = 1;
+	console_flags = flags;
+}
+
+// A panic: take the console whoever holds it (a CPU that holds it may never let go,
+// which may be why we panic), for good.
+void
+console_panic(void)
+{
+	console_owner = this_cpu()->id;
+	console_depth = 1 << 30;
+	console_lk.locked = 1;
+}
+
+void
+console_unlock(void)
+{
+	if (--console_depth > 0)
+		return;
+	console_owner = -1;
+	spin_unlock(&console_lk, console_flags);
+}
 
 void
 console_init(void)
@@ -104,8 +148,10 @@ console_bol(void)
 void
 console_write(const char *s, size_t n)
 {
+	console_lock();
 	while (n--)
 		console_putc(*s++);
+	console_unlock();
 }
 
 // Write what a ring-3 program asked to write. No program may produce a serial line
@@ -118,6 +164,7 @@ console_write(const char *s, size_t n)
 void
 console_write_user(const char *s, size_t n)
 {
+	console_lock();
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == 0x1b) {
@@ -128,6 +175,7 @@ console_write_user(const char *s, size_t n)
 			console_putc('\\');
 		console_putc(c);
 	}
+	console_unlock();
 }
 
 // COM1 interrupt: move waiting bytes into the ring. When the ring is full the rest

@@ -3,6 +3,7 @@
 // Blocks come from the direct map, so kfree finds the class in a header word.
 #include "kernel.h"
 #include "mm.h"
+#include "spinlock.h"
 
 #define MIN_SHIFT 4
 #define MAX_SHIFT 11
@@ -14,6 +15,7 @@ struct block {
 
 static struct block *freelist[NCLASS];
 static u64 nframes;
+static struct spinlock heap_lock = SPINLOCK_INIT("heap");	// every freelist
 
 // Split a fresh frame into blocks of class c.
 static int
@@ -44,10 +46,16 @@ kmalloc(size_t n)
 	int c = 0;
 	while (c < NCLASS && (1UL << (c + MIN_SHIFT)) < n)
 		c++;
-	if (c == NCLASS || (!freelist[c] && refill(c) < 0))
+	if (c == NCLASS)
 		return NULL;
+	u64 flags = spin_lock(&heap_lock);
+	if (!freelist[c] && refill(c) < 0) {
+		spin_unlock(&heap_lock, flags);
+		return NULL;
+	}
 	struct block *b = freelist[c];
 	freelist[c] = b->next;
+	spin_unlock(&heap_lock, flags);
 	*(u64 *)b = c;
 	return (u8 *)b + HEADER;
 }
@@ -62,8 +70,10 @@ kfree(void *p)
 		panic("kfree: bad block %p", p);
 	struct block *b = (void *)h;
 	int c = *h;
+	u64 flags = spin_lock(&heap_lock);
 	b->next = freelist[c];
 	freelist[c] = b;
+	spin_unlock(&heap_lock, flags);
 }
 
 u64

@@ -1,8 +1,10 @@
-// The IDT, and the names of its vectors: 32 exception vectors and 16 PIC interrupt vectors, all interrupt gates
+// The IDT, shared by every CPU: 32 exception vectors, 16 PIC interrupt vectors and
+// the LAPIC's (timer, IPIs, spurious: smp.h), all interrupt gates
 // (IF cleared on entry), DPL 0 so user code cannot raise them with INT n.
 #include "kernel.h"
 #include "trap.h"
 #include "kstack.h"
+#include "smp.h"
 
 #define GATE_INTR 0x8e	// present, DPL 0, 64-bit interrupt gate
 
@@ -36,11 +38,6 @@ trap_name(u64 vector)
 	return vector < NVEC ? "irq" : "?";
 }
 
-struct __packed desc_ptr {
-	u16 limit;
-	u64 base;
-};
-
 void
 idt_init(void)
 {
@@ -55,6 +52,13 @@ idt_init(void)
 			.off_hi = a >> 32,
 		};
 	}
+	idt_load();
+}
+
+// Load the IDT on this CPU (CPU 0 from idt_init, each AP from ap_main).
+void
+idt_load(void)
+{
 	struct desc_ptr p = { sizeof idt - 1, (u64)idt };
 	__asm__ volatile("lidt %0" : : "m"(p));
 }

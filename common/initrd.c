@@ -2,6 +2,7 @@
 // file is a program the monitor can run, under its file name.
 #include "kernel.h"
 #include "loader.h"
+#include "spinlock.h"
 
 #define TAR_BLOCK 512
 
@@ -14,6 +15,9 @@ _Static_assert(sizeof(struct ustar) == TAR_BLOCK, "ustar header");
 
 static const u8 *tar;
 static size_t tar_len;
+// The archive is read-only; the lock keeps one walker at a time, so a bad header is
+// reported once per walk and not interleaved.
+static struct spinlock initrd_lock = SPINLOCK_INIT("initrd");
 
 // Parse an octal field; -1 when it holds anything but octal digits.
 static s64
@@ -105,7 +109,10 @@ const void *
 initrd_find(const char *name, size_t *size)
 {
 	struct find f = { name, NULL, 0 };
-	if (!tar || !walk(match, &f))
+	u64 flags = spin_lock(&initrd_lock);
+	const struct ustar *h = tar ? walk(match, &f) : NULL;
+	spin_unlock(&initrd_lock, flags);
+	if (!h)
 		return NULL;
 	*size = f.size;
 	return f.data;
@@ -126,5 +133,7 @@ initrd_list(void)
 		kprintf("no initrd\n");
 		return;
 	}
+	u64 flags = spin_lock(&initrd_lock);
 	walk(list_one, NULL);
+	spin_unlock(&initrd_lock, flags);
 }

@@ -9,6 +9,7 @@
 #include "syscall.h"
 #include "timer.h"
 #include "multiboot2.h"
+#include "smp.h"
 
 struct mb2_info *mb2;
 static struct boot_info boot;
@@ -94,21 +95,24 @@ use_boot_info(void)
 void
 kmain(u32 magic, u32 info_pa)
 {
+	gdt_init();	// first: this CPU's GDT is how the kernel knows which CPU it is
 	console_init();
 	if (magic != MB2_BOOTLOADER_MAGIC)
 		panic("not booted by a multiboot2 loader (magic 0x%x)", magic);
 	scan_boot_info((struct mb2_info *)(KERNBASE + info_pa), info_pa);
 	pmm_init(&boot);
-	klog("boot phase=%d mem=%luKiB", PHASE, pmm_total_bytes() >> 10);
 	vm_init();
 	mb2 = P2V(info_pa);
 	use_boot_info();
-	gdt_init();
 	kstack_init();
+	proc_init_idle(&cpus[0]);
+	kstack_init_cpu(&cpus[0]);
 	idt_init();
 	syscall_init();
 	proc_init();
 	timer_init();
+	smp_init(mb2);
+	klog("boot phase=%d cpus=%d mem=%luKiB", PHASE, ncpu_up, pmm_total_bytes() >> 10);
 	preempt_enabled = PREEMPT_DEFAULT;
 	proc_start_monitor(monitor_main);
 }

@@ -9,6 +9,8 @@
 #include "mm.h"
 #include "trap.h"
 #include "timer.h"
+#include "smp.h"
+#include "x86.h"
 
 // A line holds LINE_MAX - 1 characters: enough for a `run` of one program in every
 // process slot ("run " + 63 x "hello & "). Longer lines are refused whole.
@@ -29,6 +31,7 @@ static void cmd_set(int argc, char **argv);
 static void cmd_halt(int argc, char **argv);
 static void cmd_mem(int argc, char **argv);
 static void cmd_ticks(int argc, char **argv);
+static void cmd_cpus(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "help", "help", "list the commands", cmd_help },
@@ -40,6 +43,8 @@ static const struct command commands[] = {
 	{ "set", "set preempt on|off", "preempt user processes on timer ticks", cmd_set },
 	{ "mem", "mem", "free frames (and the heap's, which it keeps)", cmd_mem },
 	{ "ticks", "ticks", "longest gap between timer ticks since the last `ticks`", cmd_ticks },
+	{ "cpus", "cpus", "per CPU: LAPIC id, running pid, TSS.rsp0, GS bases, ticks",
+	  cmd_cpus },
 	{ "halt", "halt", "power off (QEMU exits with status 1)", cmd_halt },
 };
 
@@ -87,38 +92,73 @@ cmd_run(int argc, char **argv)
 		}
 		start = i + 1;
 	}
-	while (proc_children() > 0) {
-		current->state = P_WAITING;
-		sched();
-	}
+	proc_wait_children();
 	proc_reap();
+}
+
+// "-" for a process that has not run yet, else the CPU it runs or last ran on.
+static const char *
+cpu_name(struct proc *p, char *buf, size_t n)
+{
+	if (p->last_cpu < 0)
+		return "-";
+	ksnprintf(buf, n, "%d", p->last_cpu);
+	return buf;
 }
 
 static void
 cmd_ps(int argc __unused, char **argv __unused)
 {
-	kprintf("  PID  STATE     NAME\n");
+	char c[8];
+	kprintf("  PID  STATE     CPU  NAME\n");
 	for (int i = 0; i < NPROC; i++) {
 		struct proc *p = &proc_table[i];
 		if (p->state != P_UNUSED)
-			kprintf("  %3d  %-8s  %s\n", p->pid, proc_state_name(p->state), p->name);
+			kprintf("  %3d  %-8s  %3s  %s\n", p->pid, proc_state_name(p->state),
+				cpu_name(p, c, sizeof c), p->name);
+	}
+}
+
+// The MSRs are this CPU's; other CPUs' are read from what they last loaded: a
+// CPU's GS base in phases 1-3 is its running process's gs_base, and in phase 4 the
+// per-CPU area while in the kernel (kstack.c keeps it in cpu->kstack_area).
+static void
+cmd_cpus(int argc __unused, char **argv __unused)
+{
+	struct cpu *me = this_cpu();
+	kprintf("  CPU  LAPIC  PID  TSS.RSP0            GS_BASE             KERNEL_GS_BASE      TICKS\n");
+	for (int i = 0; i < ncpu; i++) {
+		struct cpu *c = &cpus[i];
+		if (!c->started) {
+			kprintf("  %3d  %5u  (not started)\n", i, c->lapic_id);
+			continue;
+		}
+		struct proc *p = c->proc;
+		u64 gs = c == me ? rdmsr(MSR_GS_BASE) : c->kstack_area ? c->kstack_area : p->gs_base;
+		u64 kgs = c == me ? rdmsr(MSR_KERNEL_GS_BASE) : c->kstack_area ? p->gs_base : 0;
+		kprintf("  %3d  %5u  %3d  0x%016lx  0x%016lx  0x%016lx  %lu%s\n", i, c->lapic_id,
+			p->pid, c->tss->rsp0, gs, kgs, c->ticks, c == me ? "  (this CPU)" : "");
 	}
 }
 
 static void
 cmd_kstacks(int argc __unused, char **argv __unused)
 {
-	kprintf("  PID  NAME          BASE                TOP                 GUARD               SAVED_RSP\n");
+	char c[8];
+	kprintf("  PID  NAME          BASE                TOP                 GUARD               SAVED_RSP           CPU\n");
 	for (int i = 0; i < NPROC; i++) {
 		struct proc *p = &proc_table[i];
 		if (p->state == P_UNUSED)
 			continue;
-		kprintf("  %3d  %-12s  0x%016lx  0x%016lx  0x%016lx  0x%016lx\n", p->pid, p->name,
-			p->kstack_base, p->kstack_top, kstack_guard(p),
-			p == current ? 0UL : p->ctx.rsp);
+		kprintf("  %3d  %-12s  0x%016lx  0x%016lx  0x%016lx  0x%016lx  %s\n", p->pid,
+			p->name, p->kstack_base, p->kstack_top, kstack_guard(p),
+			p->state == P_RUNNING ? 0UL : p->ctx.rsp, cpu_name(p, c, sizeof c));
 	}
-	kprintf("  TSS.rsp0 = 0x%016lx   syscall entry rsp = 0x%016lx\n", tss.rsp0,
-		kstack_entry_top());
+	kprintf("  TSS.rsp0 = 0x%016lx   syscall entry rsp = 0x%016lx   (CPU %d)\n",
+		cpu_tss()->rsp0, kstack_entry_top(), this_cpu()->id);
+	for (int i = 0; i < ncpu; i++)
+		if (cpus[i].started && &cpus[i] != this_cpu())
+			kprintf("  CPU %d: TSS.rsp0 = 0x%016lx\n", i, cpus[i].tss->rsp0);
 	kstack_describe();
 }
 

@@ -4,6 +4,8 @@
 #include "kernel.h"
 #include "trap.h"
 #include "x86.h"
+#include "multiboot2.h"
+#include "smp.h"
 
 #define DEBUG_EXIT_PORT 0xf4	// -device isa-debug-exit,iobase=0xf4: QEMU exits (v << 1) | 1
 
@@ -110,6 +112,8 @@ vpanic(struct trapframe *tf, const char *fmt, va_list ap)
 {
 	char msg[160];
 	cli();
+	console_panic();
+	smp_halt_others();
 	vksnprintf(msg, sizeof msg, fmt, ap);
 	for (char *c = msg; *c; c++)
 		if (*c == '"')

@@ -4,13 +4,16 @@
 #include "kernel.h"
 #include "mm.h"
 #include "multiboot2.h"
+#include "spinlock.h"
+
+static int direct_map_ready;	// set by vm_init through pmm_use_direct_map
+static struct spinlock pmm_lock = SPINLOCK_INIT("pmm");	// bitmap, nfree, search_from
 
 #define MAX_PHYS (4UL << 30)	// frames above 4 GiB are not used
 #define NFRAMES (MAX_PHYS / PAGE_SIZE)
 
 static u64 bitmap[NFRAMES / 64];	// bit set = frame in use (or not RAM)
 static u64 nfree, total_bytes, search_from;
-static int direct_map_ready;	// set by vm_init through pmm_use_direct_map
 
 // A pointer to physical memory: through the direct map once vm_init built it, before
 // that through the boot tables' KERNBASE window (the first 1 GiB).
@@ -77,6 +80,7 @@ pmm_init(const struct boot_info *bi)
 u64
 pmm_alloc(void)
 {
+	u64 flags = spin_lock(&pmm_lock);
 	for (u64 n = 0; n < NFRAMES / 64; n++) {
 		u64 w = (search_from + n) % (NFRAMES / 64);
 		if (bitmap[w] == ~0UL)
@@ -84,9 +88,11 @@ pmm_alloc(void)
 		u64 f = w * 64 + __builtin_ctzl(~bitmap[w]);
 		mark(f, 1);
 		search_from = w;
-		memset(phys_ptr(f * PAGE_SIZE), 0, PAGE_SIZE);
+		spin_unlock(&pmm_lock, flags);
+		memset(phys_ptr(f * PAGE_SIZE), 0, PAGE_SIZE);	// ours alone now
 		return f * PAGE_SIZE;
 	}
+	spin_unlock(&pmm_lock, flags);
 	return 0;
 }
 
@@ -94,9 +100,11 @@ void
 pmm_free(u64 pa)
 {
 	u64 f = pa / PAGE_SIZE;
+	u64 flags = spin_lock(&pmm_lock);
 	if (pa % PAGE_SIZE || f >= NFRAMES || !(bitmap[f / 64] & (1UL << (f % 64))))
 		panic("pmm_free: bad frame 0x%lx", pa);
 	mark(f, 0);
+	spin_unlock(&pmm_lock, flags);
 }
 
 // Frames free now, and usable frames in all (free or in use), for the `mem` command.

@@ -124,7 +124,9 @@ kprintf(const char *fmt, ...)
 	struct out o = { 0 };
 	va_list ap;
 	va_start(ap, fmt);
+	console_lock();
 	vformat(&o, fmt, ap);
+	console_unlock();
 	va_end(ap);
 	return o.len;
 }

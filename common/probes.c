@@ -15,7 +15,7 @@ struct kstack_info {
 };
 
 // 500: this process's kernel stack, where this call's entry put rsp (the trap frame
-// ends exactly there), and TSS.rsp0 now.
+// ends exactly there), and TSS.rsp0 now, of this CPU.
 long
 sys_kstack_info(u64 out, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
 		u64 a4 __unused, u64 a5 __unused)
@@ -24,7 +24,7 @@ sys_kstack_info(u64 out, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
 		.base = current->kstack_base,
 		.top = current->kstack_top,
 		.entry_rsp = (u64)(current->syscall_tf + 1),
-		.tss_rsp0 = tss.rsp0,
+		.tss_rsp0 = cpu_tss()->rsp0,	// of the CPU this call runs on
 	};
 	return copy_to_user(out, &ki, sizeof ki);
 }

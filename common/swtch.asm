@@ -1,6 +1,7 @@
 ; swtch.asm — switch kernel threads of control, and the first entry to ring 3.
 
 %include "trapframe.inc"
+%include "gsswap.inc"
 
 section .text
 
@@ -46,4 +47,5 @@ user_enter:
 	rep movsq                       ; DF = 0 (the C ABI)
 	RESTORE_GPRS
 	add rsp, TF_RIP                 ; skip the registers, tf.vector and tf.err
+	USER_ENTER_GS
 	iretq

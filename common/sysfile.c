@@ -88,7 +88,9 @@ console_write_from(const struct wsrc *w, u64 total)
 		u64 n = MIN(total - done, TTY_CHUNK);
 		if (!wsrc_walk(w, &i, &off, n, 0))
 			return done ? (long)done : -EFAULT;
+		console_lock();	// a chunk (a line musl writes as two iovecs) stays whole
 		wsrc_walk(w, &i, &off, n, 1);
+		console_unlock();
 		done += n;
 	}
 	return done;

@@ -6,6 +6,7 @@
 #include "proc.h"
 #include "timer.h"
 #include "x86.h"
+#include "kstack.h"
 
 #define NSEC 1000000000UL
 #define CLOCK_REALTIME 0
@@ -93,20 +94,6 @@ sys_clock_gettime(u64 clk, u64 utp, u64 a2 __unused, u64 a3 __unused, u64 a4 __u
 	return copy_to_user(utp, &ts, sizeof ts);
 }
 
-// getcpu(cpu, node, cache): one CPU (0) and one node (0); cache is unused since
-// Linux 2.6.24. Linux order: cpu, then node.
-long
-sys_getcpu(u64 ucpu, u64 unode, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
-	   u64 a5 __unused)
-{
-	u32 zero = 0;
-	if (ucpu && copy_to_user(ucpu, &zero, sizeof zero) < 0)
-		return -EFAULT;
-	if (unode && copy_to_user(unode, &zero, sizeof zero) < 0)
-		return -EFAULT;
-	return 0;
-}
-
 // No threads: the clear-child-tid address is never used. Returns the tid (= pid).
 long
 sys_set_tid_address(u64 tidptr __unused, u64 a1 __unused, u64 a2 __unused, u64 a3 __unused,
@@ -115,9 +102,12 @@ sys_set_tid_address(u64 tidptr __unused, u64 a1 __unused, u64 a2 __unused, u64 a
 	return current->pid;
 }
 
-// The FS base holds musl's thread pointer; FS and GS bases are saved per process
-// and reloaded on every switch to that process. Linux (arch/x86/kernel/process_64.c):
-// the option is an int; a base at or above TASK_SIZE_MAX is EPERM.
+// The FS base holds musl's thread pointer; it is saved per process and reloaded
+// into MSR_FS_BASE on every switch to that process. The GS base likewise, through
+// the phase's kstack_set_user_gs (phase 4 keeps the kernel's own GS while in the
+// kernel, so the user's waits in KERNEL_GS_BASE for the swapgs on the way out).
+// Linux (arch/x86/kernel/process_64.c): an address at or above TASK_SIZE_MAX is
+// -EPERM; an unknown code -EINVAL.
 long
 sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
 	       u64 a5 __unused)
@@ -135,11 +125,27 @@ sys_arch_prctl(u64 code, u64 addr, u64 a2 __unused, u64 a3 __unused, u64 a4 __un
 		if (addr >= USER_TOP)
 			return -EPERM;
 		current->gs_base = addr;
-		wrmsr(MSR_GS_BASE, addr);
+		kstack_set_user_gs(addr);
 		return 0;
 	case ARCH_GET_GS:
 		return copy_to_user(addr, &current->gs_base, sizeof(u64));
 	default:
 		return -EINVAL;
 	}
+}
+
+// getcpu(unsigned *cpu, unsigned *node, void *cache): the CPU this call runs on
+// (0 .. ncpu-1) and NUMA node 0; either pointer may be NULL; the cache argument is
+// ignored (Linux kernel/sys.c).
+long
+sys_getcpu(u64 ucpu, u64 unode, u64 cache __unused, u64 a3 __unused, u64 a4 __unused,
+	   u64 a5 __unused)
+{
+	u32 cpu = this_cpu()->id, node = 0;
+	int bad = 0;
+	if (ucpu)	// Linux writes both before it reports a fault in either
+		bad |= copy_to_user(ucpu, &cpu, sizeof cpu) < 0;
+	if (unode)
+		bad |= copy_to_user(unode, &node, sizeof node) < 0;
+	return bad ? -EFAULT : 0;
 }

@@ -5,6 +5,7 @@
 #include "proc.h"
 #include "trap.h"
 #include "x86.h"
+#include "smp.h"
 
 #define PIT_CH0 0x40
 #define PIT_CMD 0x43
@@ -79,6 +80,12 @@ time_ns(void)
 	return (u64)(((unsigned __int128)(rdtsc() - tsc_boot) * ns_mult) >> 32);
 }
 
+int
+time_calibrated(void)
+{
+	return ns_mult != 0;
+}
+
 u64
 time_realtime_base(void)
 {
@@ -89,6 +96,7 @@ void
 timer_tick(void)
 {
 	ticks++;
+	cpus[0].ticks++;
 	if (ns_mult) {
 		u64 now = time_ns();
 		if (last_tick_ns && now - last_tick_ns > max_gap_ns)

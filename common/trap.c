@@ -12,6 +12,8 @@
 #include "kstack.h"
 #include "timer.h"
 #include "x86.h"
+#include "smp.h"
+#include "syscall.h"
 
 _Static_assert(offsetof(struct tss, rsp0) == 4, "TSS layout");
 _Static_assert(offsetof(struct tss, ist) == 36, "TSS layout");
@@ -26,41 +28,47 @@ from_user(struct trapframe *tf)
 }
 
 // NMIs that landed where the kernel may be in the middle of printing a line: ring 0
-// with IF=0. The kernel enables interrupts only in ring 3 and while idle, so the next
-// timer tick is a safe place to log them. Written only by nmi(), read only by
-// nmi_flush(): a single CPU needs no lock, only the order of the two counters.
+// with IF=0. The kernel enables interrupts only in ring 3 and while idle, so the
+// CPU's next timer tick is a safe place to log them. One ring per CPU (QEMU's `nmi`
+// reaches every CPU at once), written only by that CPU's nmi() and read only by that
+// CPU's nmi_flush(): no lock, only the order of the two counters.
 #define NMI_PENDING 16
-static u64 nmi_rips[NMI_PENDING];
-static volatile u32 nmi_head, nmi_tail;	// next to log, next free
-static volatile u64 nmi_lost;		// more pending than the ring holds
+static struct {
+	u64 rips[NMI_PENDING];
+	volatile u32 head, tail;	// next to log, next free
+	volatile u64 lost;		// more pending than the ring holds
+} nmi_ring[NCPU];
 
 static void
 nmi_flush(void)
 {
-	while (nmi_head != nmi_tail) {
-		u64 rip = nmi_rips[nmi_head % NMI_PENDING];
-		nmi_head++;
-		klog("nmi cpu=0 rip=0x%lx", rip);
+	int id = this_cpu()->id;
+	typeof(&nmi_ring[0]) r = &nmi_ring[id];
+	while (r->head != r->tail) {
+		u64 rip = r->rips[r->head % NMI_PENDING];
+		r->head++;
+		klog("nmi cpu=%d rip=0x%lx", id, rip);
 	}
-	if (nmi_lost) {
-		u64 n = nmi_lost;
-		nmi_lost = 0;
-		klog("nmi cpu=0 unlogged=%lu", n);
+	if (r->lost) {
+		u64 n = r->lost;
+		r->lost = 0;
+		klog("nmi cpu=%d unlogged=%lu", id, n);
 	}
 }
 
-// Vector 2: not a fault of whoever runs. Log it ([k] nmi cpu=0 rip=...) and return to
+// Vector 2: not a fault of whoever runs. Log it ([k] nmi cpu=N rip=...) and return to
 // where it landed, kernel or user, whatever the stack: phases 1-2 take it on the
 // interrupted stack (in ring 0 that may still be the user stack, for the two
-// instructions of syscall_entry before the switch), phase 3 on IST2. NMIs stay
+// instructions of syscall_entry before the switch), phases 3-4 on IST2. NMIs stay
 // blocked until the IRETQ that ends this, so it never nests.
 static void
 nmi(struct trapframe *tf)
 {
-	if (nmi_tail - nmi_head < NMI_PENDING)
-		nmi_rips[nmi_tail % NMI_PENDING] = tf->rip, nmi_tail++;
+	typeof(&nmi_ring[0]) r = &nmi_ring[this_cpu()->id];
+	if (r->tail - r->head < NMI_PENDING)
+		r->rips[r->tail % NMI_PENDING] = tf->rip, r->tail++;
 	else
-		nmi_lost++;
+		r->lost++;
 	if (tf->rflags & RFLAGS_IF)
 		nmi_flush();	// ring 3 or idle: no line of the kernel's is half written
 }
@@ -85,23 +93,51 @@ trap_exception(struct trapframe *tf)
 		   current ? current->pid : -1);
 }
 
+// Preempt only a process caught in ring 3: the kernel itself is not preemptible
+// (it runs with IF=0 except while idle).
+static void
+preempt(struct trapframe *tf)
+{
+	if (preempt_enabled && from_user(tf) && current->pid > 0)
+		sched_yield();
+}
+
 void
 trap(struct trapframe *tf)
 {
+	// With one CPU, phase 2's interrupts from ring 3 share one stack by design;
+	// with several, any phase's may land on another process's stack: say so.
+	if (from_user(tf) && ncpu_up > 1 && current->pid > 0)
+		kstack_check_own(current, tf, "interrupt");
 	if (tf->vector < 32) {
 		trap_exception(tf);
 		return;
 	}
 	switch (tf->vector) {
-	case T_TIMER:
+	case T_TIMER:	// the PIT, on CPU 0 only
 		nmi_flush();
 		timer_tick();
 		pic_eoi(tf->vector);
-		// Preempt only a process caught in ring 3: the kernel itself is not
-		// preemptible (it runs with IF=0 except while idle).
-		if (preempt_enabled && from_user(tf) && current && current->pid > 0)
-			sched_yield();
+		preempt(tf);
 		return;
+	case T_LAPIC_TIMER:	// each AP's own tick
+		nmi_flush();
+		this_cpu()->ticks++;
+		lapic_eoi();
+		preempt(tf);
+		return;
+	case T_IPI_TLB:
+		tlb_service();
+		lapic_eoi();
+		return;
+	case T_IPI_WAKE:	// the idle loop looks for work once this returns
+		lapic_eoi();
+		return;
+	case T_IPI_HALT:
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	case T_LAPIC_SPURIOUS:
+		return;	// no EOI for a spurious LAPIC interrupt (SDM 11.9)
 	case T_COM1:
 		console_irq();
 		pic_eoi(tf->vector);

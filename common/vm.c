@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "trap.h"
 #include "x86.h"
+#include "smp.h"
 
 #define PML4_DIRECT 256
 #define PML4_KSTACK 510
@@ -116,6 +117,8 @@ struct range_op {
 	void (*fn)(struct range_op *op, u64 *pte, u64 va);
 	u64 flags;	// vm_protect_range: the new permission bits
 	u64 seen;	// entries visited, for the interrupt windows
+	int kernel;	// vm_free_range of a kernel-half range: frames wait for a shootdown
+	u64 nfreed, freed[16];
 };
 
 static void
@@ -149,23 +152,45 @@ for_each_present(pagetable_t pml4, u64 start, u64 end, struct range_op *op)
 		walk_range(op, table(pml4), 3, 0, start, end);
 }
 
+// A kernel-half range (phase 3's stacks) may sit in any CPU's TLB: every CPU flushes
+// (tlb_shootdown) before its frames go back to the allocator.
 static void
-free_one(struct range_op *op __unused, u64 *pte, u64 va)
+free_deferred(struct range_op *op)
+{
+	if (!op->nfreed)
+		return;
+	tlb_shootdown();
+	for (u64 i = 0; i < op->nfreed; i++)
+		pmm_free(op->freed[i]);
+	op->nfreed = 0;
+}
+
+static void
+free_one(struct range_op *op, u64 *pte, u64 va)
 {
 	u64 pa = PTE_ADDR(*pte);
 	*pte = 0;
 	invlpg(va);
-	pmm_free(pa);
+	if (!op->kernel) {
+		pmm_free(pa);
+		return;
+	}
+	if (op->nfreed == ARRAY_SIZE(op->freed))
+		free_deferred(op);
+	op->freed[op->nfreed++] = pa;
 }
 
 // Unmap [va, va+len) and free its frames (TLB entries flushed); absent pages and
 // absent page tables cost nothing. The page tables themselves stay until
-// vm_free_space.
+// vm_free_space. A user range is cached only where its CR3 is loaded, which is this
+// CPU (a process runs on one CPU at a time, and every switch reloads CR3): invlpg is
+// enough there.
 void
 vm_free_range(pagetable_t pml4, u64 va, u64 len)
 {
-	struct range_op op = { .fn = free_one };
+	struct range_op op = { .fn = free_one, .kernel = va >= DIRECT_MAP };
 	for_each_present(pml4, va, va + len, &op);
+	free_deferred(&op);
 }
 
 static void

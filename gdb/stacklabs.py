@@ -95,7 +95,9 @@ def _addr_of(name):
 
 
 def phase():
-    """1, 2 or 3, told from the symbols; SLError when no stacklabs kernel is loaded."""
+    """1, 2, 3 or 4, told from the symbols; SLError when no stacklabs kernel is loaded."""
+    if _has("percpu_area"):
+        return 4
     if _has("kstack_global_top"):
         return 1
     if _has("current_kernel_stack"):
@@ -171,12 +173,29 @@ class Proc:
         return "pid %d (%s)" % (self.pid, self.name)
 
 
+def cpu_index():
+    """The CPU GDB is looking at: QEMU shows vCPU n as thread n+1 (`info threads`,
+    `thread N` to switch)."""
+    n = gdb.selected_thread().num - 1
+    try:
+        ncpu = int(_var("ncpu"))
+    except gdb.error:
+        return 0
+    return n if 0 <= n < ncpu else 0
+
+
+def this_cpu():
+    """cpus[cpu_index()]: the struct cpu of the CPU GDB is looking at."""
+    return _var("cpus")[cpu_index()]
+
+
 def procs():
-    """Every used slot of proc_table, in table order."""
+    """Every used slot of proc_table, in table order; `current` is the process the
+    selected CPU (GDB thread) runs."""
     need_scheduler()
     table = _var("proc_table")
     lo, hi = table.type.range()
-    cur = _u64(_var("current"))
+    cur = _u64(this_cpu()["proc"])
     out = []
     for i in range(lo, hi + 1):
         p = table[i]
@@ -226,17 +245,18 @@ def page_walk(va):
 
 def guard_of(ph, p):
     """The guard page below p's kernel stack (phase 3 slots only), or None."""
-    if ph == 3 and p.slot >= 0:
+    if ph >= 3 and p.slot >= 0:
         return p.base - PAGE_SIZE
     return None
 
 
 def tss_rsp0():
-    return _u64(_var("tss")["rsp0"])
+    """TSS.rsp0 of the selected CPU (each CPU has its own TSS)."""
+    return _u64(this_cpu()["tss"].dereference()["rsp0"])
 
 
 def tss_ist(i):
-    return _u64(_var("tss")["ist"][i])
+    return _u64(this_cpu()["tss"].dereference()["ist"][i])
 
 
 def entry_top(ph):
@@ -245,7 +265,11 @@ def entry_top(ph):
         return _u64(_var("kstack_global_top")), "kstack_global_top"
     if ph == 2:
         return _u64(_var("current_kernel_stack")), "current_kernel_stack"
-    return tss_rsp0(), "tss.rsp0"
+    if ph == 4:
+        n = cpu_index()
+        return (_u64(_var("percpu_area")[n]["kstack_top"]),
+                "percpu_area[%d].kstack_top ([gs:16] on CPU %d)" % (n, n))
+    return _u64(_var("tss")["rsp0"]), "tss.rsp0"
 
 
 def owner_of_top(ph, top, plist):
@@ -377,6 +401,19 @@ phase 3 tss.ist[0..2] (IST1-3) and kstack_fallback_top."""
                 _hex(base - PAGE_SIZE)))
         gdb.write("  phase 3: kstack_fallback_top = %s (boot only; used after that = "
             "panic)\n" % _hex(_u64(_var("kstack_fallback_top"))))
+
+    def phase4(self, plist):
+        """Phase 3's lines for this CPU, then every CPU's per-CPU area."""
+        self.phase3(plist)
+        areas = _var("percpu_area")
+        for i in range(int(_var("ncpu"))):
+            a = areas[i]
+            if not _u64(a["self"]):
+                continue
+            pid = int(a["proc"].dereference()["pid"]) if _u64(a["proc"]) else -1
+            gdb.write("  phase 4: percpu_area[%d] at %s: kstack_top %s, user_rsp slot %s, "
+                "pid %d\n" % (i, _hex(_u64(a["self"])), _hex(_u64(a["kstack_top"])),
+                _hex(_u64(a["user_rsp"])), pid))
 
 
 def _syscall_entry_range():
@@ -631,7 +668,7 @@ not. A guard page is called unmapped only when the page tables say so."""
             if irq is not None:
                 out.append((irq, irq + KSTACK_SIZE, "irq_stack (TSS.rsp0: every "
                     "interrupt from ring 3, shared)"))
-        if ph == 3:
+        if ph >= 3:
             for i in range(NIST):
                 top = tss_ist(i)
                 out.append((top - KSTACK_SIZE, top, "IST%d stack (%s)" %
@@ -642,6 +679,31 @@ not. A guard page is called unmapped only when the page tables say so."""
             fb = _u64(_var("kstack_fallback_top"))
             out.append((fb - FALLBACK_SIZE, fb, "the fallback stack (boot only)"))
         return out
+
+
+class CpusCommand(SLCommand):
+    """List the CPUs: cpus
+
+One line per started CPU, as the monitor's `cpus`: its number, LAPIC id, the GDB
+thread that shows it, the pid it runs (-1: idle), its TSS.rsp0 and timer ticks. `*`
+marks the CPU GDB is looking at; `thread N` selects CPU N-1."""
+
+    def run(self, arg):
+        if arg:
+            raise SLError("takes no arguments")
+        need_scheduler()
+        me = cpu_index()
+        cpus = _var("cpus")
+        gdb.write("    CPU  LAPIC  THREAD  PID  TSS.RSP0            TICKS\n")
+        for i in range(int(_var("ncpu"))):
+            c = cpus[i]
+            if not int(c["started"]):
+                gdb.write("    %3d  %5d  (not started)\n" % (i, int(c["lapic_id"])))
+                continue
+            p = c["proc"].dereference()
+            gdb.write("  %s %3d  %5d  %6d  %3d  %s  %d\n" % ("*" if i == me else " ", i,
+                int(c["lapic_id"]), i + 1, int(p["pid"]),
+                _hex(_u64(c["tss"].dereference()["rsp0"])), _u64(c["ticks"])))
 
 
 def _command_exists(name):
@@ -661,6 +723,11 @@ def register():
     KstacksCommand("kstacks")
     TrapframeCommand("trapframe")
     KstackWhereCommand("kstack-where")
+    CpusCommand("cpus")
+    # `current` is a C macro in the kernel (this CPU's cpus[].proc, smp.h), which
+    # GDB cannot see: define it for expressions like `p current->pid`, for the CPU
+    # of the selected thread (vCPU n is thread n+1).
+    gdb.execute("macro define current (cpus[$_thread - 1].proc)")
     gdb._stacklabs_loaded = True
 
 

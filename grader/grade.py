@@ -33,7 +33,7 @@ import gradelib  # noqa: E402
 import sandbox  # noqa: E402
 from gradelib import ROOT, VERDICT_NAMES  # noqa: E402
 
-LABS = (1, 2, 3)
+LABS = (1, 2, 3, 4)
 
 
 def load(hidden=None):
@@ -333,7 +333,8 @@ def print_matrix(tests, cells, out=sys.stdout):
     """The matrix, one row per test; a cell off the expected matrix is marked !!.
     Returns the number of such cells."""
     wrong = 0
-    print("%-18s %-18s %-18s %-18s" % ("test", "phase 1", "phase 2", "phase 3"), file=out)
+    fmt = " ".join(["%-18s"] * (1 + len(LABS)))
+    print(fmt % tuple(["test"] + ["phase %d" % lab for lab in LABS]), file=out)
     for t in tests:
         row = []
         for lab in LABS:
@@ -343,7 +344,7 @@ def print_matrix(tests, cells, out=sys.stdout):
                 cell += " !!"
                 wrong += 1
             row.append(cell)
-        print("%-18s %-18s %-18s %-18s" % tuple([t.name] + row), file=out)
+        print(fmt % tuple([t.name] + row), file=out)
     return wrong
 
 
@@ -391,7 +392,7 @@ def matrix(args, tests, stage):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--lab", type=int, choices=LABS)
-    ap.add_argument("--all", action="store_true", help="labs 1-3")
+    ap.add_argument("--all", action="store_true", help="labs 1-4")
     ap.add_argument("--tree", default=ROOT, help="the tree to grade (default: this one)")
     ap.add_argument("--batch", metavar="DIR", help="grade every DIR/<student>/")
     ap.add_argument("--out", metavar="OUTDIR", help="batch output directory")

@@ -72,7 +72,7 @@ import tarfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join("build", "handout")
-LABS = (1, 2, 3)
+LABS = (1, 2, 3, 4)
 
 # What a starter is made of: fnmatch patterns on tracked files ("*" crosses "/").
 # Lab N's starter gets STARTER["every lab"] and STARTER[K] for every K <= N, so a lab's

@@ -13,7 +13,7 @@ built() { grep -E '^  (CC|NASM|LD|ISO|INITRD|MUSLCC) ' <<<"$1" || true; }
 before=$(git status --porcelain --untracked-files=all | grep -v '^?? build/' | sort)
 
 if out=$(make -j2 all 2>&1); then ok all; else fail all "$(tail -5 <<<"$out")"; fi
-for n in 1 2 3; do
+for n in 1 2 3 4; do
 	b=build/phase$n
 	if [ -f $b/kernel.elf ] && [ -f $b/initrd.tar ] && [ -f $b/boot.iso ]; then
 		ok products-$n
@@ -58,12 +58,12 @@ if [ "$before" = "$after" ]; then ok tree-clean
 else fail tree-clean "the build changed files outside build/: $(comm -13 <(echo "$before") <(echo "$after") | head -3)"; fi
 
 names() { (cd "$1" && ls | sort); }
-if [ "$(names labs/phase1)" = "$(names labs/phase2)" ] && [ "$(names labs/phase2)" = "$(names labs/phase3)" ]; then
+if [ "$(names labs/phase1)" = "$(names labs/phase2)" ] && [ "$(names labs/phase2)" = "$(names labs/phase3)" ] && [ "$(names labs/phase3)" = "$(names labs/phase4)" ]; then
 	ok labs-same-files
 else fail labs-same-files "labs/phaseN hold different file names"; fi
 dup=$(comm -12 <(names labs/phase1) <(names common))
 if [ -z "$dup" ]; then ok labs-no-common-file; else fail labs-no-common-file "in both: $dup"; fi
-for n in 1 2 3; do
+for n in 1 2 3 4; do
 	syms() { nm -g --defined-only "$@" 2>/dev/null | awk '{print $3}' | sort -u; }
 	both=$(comm -12 <(syms build/phase$n/lab/*.o) <(syms build/phase$n/common/*.o))
 	if [ -z "$both" ]; then ok labs-no-common-symbol-$n

@@ -86,7 +86,7 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grader"))
 import gradelib  # noqa: E402  (its QMP client)
-LABS = (1, 2, 3)
+LABS = (1, 2, 3, 4)
 import qemu  # noqa: E402  (the one QEMU command line of the kit)
 # As `make labN-qemu` boots (plain TCG), headless.
 QEMU = qemu.binary() + qemu.flags(icount=False)
@@ -302,7 +302,7 @@ def check_make(mds, jobs):
 # ---------------------------------------------------------------------------
 # Console blocks.
 
-PROMPT_RE = re.compile(r"^lab([123])> ?(.*)$")
+PROMPT_RE = re.compile(r"^lab([1234])> ?(.*)$")
 
 
 class Console:

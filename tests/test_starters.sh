@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_starters.sh — prove the student starters of `make handout` do what they promise.
 #
-#   tests/test_starters.sh [LAB...]          default: 1 2 3
+#   tests/test_starters.sh [LAB...]          default: 1 2 3 4
 #   DEPTHS="lab full" (default: both): the starters of `make handout` (lab depth,
 #   TEST starter-labN-...) and of `make handout DEPTH=full` (starter-full-labN-...)
 #
@@ -28,7 +28,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
-LABS=${*:-1 2 3}
+LABS=${*:-1 2 3 4}
 DEPTHS=${DEPTHS:-lab full}
 OUT=build/handout
 WORK=$OUT/test
@@ -207,6 +207,7 @@ for lab in $LABS; do
 	1) cmds=("run hello world") ;;
 	2) cmds=("run hello world" "run t_leak $nonce scribble" "run t_leak $nonce peek") ;;
 	3) cmds=("run hello world" "run t_kinfo $nonce once") ;;
+	4) cmds=("run hello world" "cpus") ;;
 	esac
 	timeout 300 python3 "$DRIVER" "$tree/build/phase$lab/boot.iso" "$lab" "$log-serial.log" \
 		"${cmds[@]}" > "$log-drive.out" 2>&1
@@ -237,6 +238,10 @@ for lab in $LABS; do
 		elif ! grep -q '^Hello, world!' "$log-serial.log" ||
 			! grep -q '^\[k\] exit pid=1 status=0' "$log-serial.log"; then
 			why="FAIL run hello did not work as in phase $((lab - 1))"
+		elif [ "$lab" = 4 ]; then
+			# One CPU: phase 3's behaviour, and no per-CPU area as the kernel's GS base.
+			grep -qE '^ +0 +[0-9]+ +0 +0x[0-9a-f]+ +0x0000000000000000 ' "$log-serial.log" ||
+				why="FAIL cpus: GS_BASE is not 0: the stub should not set up a per-CPU area"
 		elif [ "$lab" = 2 ]; then
 			run=$(sed -n 's/^RESULT leak role=peek .* run=\([0-9]*\) .*/\1/p' "$log-serial.log")
 			[ "${run:-0}" -ge 16 ] ||

@@ -26,12 +26,18 @@ int console_getc_nowait(void);	// -1 when no input is waiting
 int console_getc(void);		// blocks (halts) until a byte arrives
 void console_irq(void);
 void console_bol(void);		// start a new line unless at the start of one
+void console_lock(void);	// this CPU alone prints until console_unlock (nests)
+void console_unlock(void);
+void console_panic(void);	// a panic takes the console for good
 
-// A kernel event line: "[k] " + key=value fields, always alone on its line.
+// A kernel event line: "[k] " + key=value fields, always alone on its line, and
+// never mixed with another CPU's output.
 #define klog(fmt, ...) \
 	do { \
+		console_lock(); \
 		console_bol(); \
 		kprintf("[k] " fmt "\n", ##__VA_ARGS__); \
+		console_unlock(); \
 	} while (0)
 
 // The linker script's end of the kernel image (common/kernel.ld).

@@ -6,7 +6,11 @@
 
 #define KSTACK_SIZE (16 * 1024)
 
-void kstack_init(void);				// boot: stacks, TSS.rsp0, IST
+struct cpu;
+void kstack_init(void);				// boot, once: shared stacks
+void kstack_init_cpu(struct cpu *c);		// each CPU, on it: its TSS.rsp0, IST
+void kstack_set_user_gs(u64 base);		// the GS base ring 3 gets back (switch,
+						// arch_prctl); IF=0
 int kstack_alloc(struct proc *p);		// give p a kernel stack; 0 or -ENOMEM
 void kstack_free(struct proc *p);		// p has switched away for the last time
 void kstack_switch_to(struct proc *next);	// context switch, IF=0, before swtch

@@ -3,6 +3,7 @@
 #include "types.h"
 #include "trap.h"
 #include "mm.h"
+#include "spinlock.h"
 
 #define NPROC 64
 #define PROC_NAME 16
@@ -34,8 +35,10 @@ struct proc {
 	u64 brk_start, brk;	// the heap: [brk_start, brk), a VMA_HEAP region once grown
 	struct vmas vmas;	// what each range of the user half is (vma.c)
 	u64 fs_base;
-	u64 gs_base;		// arch_prctl(ARCH_SET_GS); reloaded on every switch
+	u64 gs_base;		// the user's GS base (arch_prctl ARCH_SET_GS)
 	u64 start_ns;		// time_ns() at spawn: its CPU-time clocks count from here
+	int last_cpu;		// the CPU it last ran on (ps, kstacks)
+	int smp_flaw_told;	// syscall_dispatch reported a foreign entry stack once
 	u64 wake_ns;
 	int exit_status;
 	int killed;
@@ -45,8 +48,11 @@ struct proc {
 };
 
 extern struct proc proc_table[NPROC];
-extern struct proc *current;
 extern int sched_started;
+// Guards every proc's state and the scheduler. Held across swtch: the thread
+// switched to releases it (the xv6 discipline), so no other CPU picks a process
+// until it is off its old CPU's stack.
+extern struct spinlock ptable_lock;
 
 void proc_init(void);
 struct proc *proc_spawn(const char *name, int argc, char **argv);
@@ -59,8 +65,13 @@ void sched_yield(void);
 void proc_sleep_until(u64 wake_ns);
 void proc_wake_sleepers(u64 now_ns);
 void proc_start_monitor(void (*fn)(void)) __noreturn;
+void proc_wait_children(void);
+void proc_make_runnable(struct proc *p);
 const char *proc_state_name(enum proc_state s);
 
 // swtch.asm
 void swtch(struct context *old, struct context *new);
 void user_enter(struct trapframe *tf) __noreturn;
+
+// `current` (this CPU's running process) and this_cpu() are in smp.h.
+#include "smp.h"

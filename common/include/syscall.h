@@ -2,6 +2,7 @@
 #pragma once
 #include "types.h"
 #include "trap.h"
+struct proc;
 
 #define SYS_read 0
 #define SYS_write 1
@@ -15,11 +16,11 @@
 #define SYS_nanosleep 35
 #define SYS_getpid 39
 #define SYS_exit 60
+#define SYS_getcpu 309
 #define SYS_arch_prctl 158
 #define SYS_set_tid_address 218
 #define SYS_clock_gettime 228
 #define SYS_exit_group 231
-#define SYS_getcpu 309
 #define SYS_kstack_info 500
 #define SYS_kstack_scribble 501
 #define SYS_kstack_peek 502
@@ -31,6 +32,7 @@ typedef long (*syscall_fn)(u64, u64, u64, u64, u64, u64);
 void syscall_init(void);	// the SYSCALL MSRs (labs/phaseN/syscall_msr.c)
 void syscall_dispatch(struct trapframe *tf);
 long sys_fallback_panic(void);
+void kstack_check_own(struct proc *p, struct trapframe *tf, const char *via);
 
 // The handlers, by file.
 long sys_read(u64 fd, u64 buf, u64 len, u64, u64, u64);

@@ -56,13 +56,17 @@ struct tss {
 	u16 iomap_base;
 } __packed;
 
-extern struct tss tss;
+extern struct tss tss;	// CPU 0's; this CPU's is cpu_tss() (smp.h)
 
-#define NVEC 48	// IDT entries in use: exceptions 0-31, PIC IRQs 32-47
+// IDT entries with a stub: exceptions 0-31, PIC IRQs 32-47, LAPIC vectors 48-63 (smp.h)
+#define NVEC 64
 
 // gdt.c, idt.c, trap.c, trap.asm, panic.c
+struct cpu;
 void gdt_init(void);
+void gdt_init_cpu(struct cpu *c);
 void idt_init(void);
+void idt_load(void);
 const char *trap_name(u64 vector);	// idt.c
 void trap(struct trapframe *tf);
 void trap_dump(struct trapframe *tf);	// panic.c

@@ -21,6 +21,7 @@
 #define MSR_FMASK 0xc0000084
 #define MSR_FS_BASE 0xc0000100
 #define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102	// swapgs exchanges it with MSR_GS_BASE
 #define EFER_SCE (1UL << 0)	// SYSCALL/SYSRET enable
 #define EFER_LME (1UL << 8)
 #define EFER_NXE (1UL << 11)

@@ -3,6 +3,8 @@
 #include "kernel.h"
 #include "kstack.h"
 #include "trap.h"
+#include "smp.h"
+#include "x86.h"
 
 static u8 global_kstack[KSTACK_SIZE] __aligned(16);
 u64 kstack_global_top;	// read by syscall_entry (entry.asm)
@@ -11,7 +13,20 @@ void
 kstack_init(void)
 {
 	kstack_global_top = (u64)global_kstack + KSTACK_SIZE;
-	tss.rsp0 = kstack_global_top;	// interrupts from ring 3 land here too
+}
+
+// Every CPU: interrupts from ring 3 land on the one global stack too.
+void
+kstack_init_cpu(struct cpu *c)
+{
+	c->tss->rsp0 = kstack_global_top;
+}
+
+// The kernel never uses GS: the user's GS base simply stays loaded.
+void
+kstack_set_user_gs(u64 base)
+{
+	wrmsr(MSR_GS_BASE, base);
 }
 
 // Every process "gets" the global stack.

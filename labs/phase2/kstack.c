@@ -6,6 +6,8 @@
 #include "kernel.h"
 #include "kstack.h"
 #include "trap.h"
+#include "smp.h"
+#include "x86.h"
 
 // LAB2 FULL BEGIN: kstack.c for phase 2, from kstack.h: per-process stacks, published to the entry code
 #define ARENA_SLOTS NPROC
@@ -51,7 +53,20 @@ void
 kstack_init(void)
 {
 	init_kernel_stack();
-	tss.rsp0 = (u64)irq_stack + KSTACK_SIZE;
+}
+
+// Every CPU's TSS.rsp0 is the one static interrupt stack.
+void
+kstack_init_cpu(struct cpu *c)
+{
+	c->tss->rsp0 = (u64)irq_stack + KSTACK_SIZE;
+}
+
+// The kernel never uses GS: the user's GS base simply stays loaded.
+void
+kstack_set_user_gs(u64 base)
+{
+	wrmsr(MSR_GS_BASE, base);
 }
 
 // LAB2 BEGIN: allocate, zero and free a per-process stack

@@ -7,6 +7,7 @@
 #include "mm.h"
 #include "trap.h"
 #include "x86.h"
+#include "smp.h"
 
 // LAB3 FULL BEGIN: kstack.c for phase 3, from kstack.h: guarded stacks, IST stacks, TSS.rsp0 and the double-fault handler
 #define FALLBACK_SIZE (8 * 1024)
@@ -61,6 +62,25 @@ kstack_init(void)
 		tss.ist[i] = slot_base(i) + KSTACK_SIZE;
 	}
 	// LAB3 END
+}
+
+// Another CPU's TSS, as a one-CPU design sees it: a copy of CPU 0's (the fallback
+// as rsp0, the same IST stacks). Nothing updates it afterwards: kstack_switch_to
+// writes `tss`, which is CPU 0's, whichever CPU it runs on.
+void
+kstack_init_cpu(struct cpu *c)
+{
+	if (c->tss == &tss)
+		return;	// CPU 0: kstack_init set it up
+	c->tss->rsp0 = kstack_fallback_top;
+	memcpy(c->tss->ist, tss.ist, sizeof tss.ist);
+}
+
+// The kernel never uses GS: the user's GS base simply stays loaded.
+void
+kstack_set_user_gs(u64 base)
+{
+	wrmsr(MSR_GS_BASE, base);
 }
 
 // LAB3 BEGIN: allocate and free guarded stacks

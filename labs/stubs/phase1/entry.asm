@@ -6,7 +6,6 @@
 	; Stub: no kernel stack yet, so every system call kills its caller
 	; ([k] kill ... reason=todo-lab1), on a small stack of the stub's own.
 	extern proc_kill
-	extern current
 	section .bss
 	alignb 16
 		resb 4096
@@ -15,7 +14,7 @@
 	.todo_reason: db "todo-lab1", 0
 	section .text
 	lea rsp, [rel .todo_stack_top]
-	mov rdi, [rel current]                ; proc_kill(current, "todo-lab1",
+	xor edi, edi                          ; proc_kill(NULL = current, "todo-lab1",
 	lea rsi, [rel .todo_reason]           ;           user rip, 0)
 	mov rdx, rcx
 	xor ecx, ecx
@@ -25,12 +24,11 @@
 	; Stub: rsp is still on the kernel stack, so kill the caller instead of
 	; returning ([k] kill ... reason=todo-lab1).
 	extern proc_kill
-	extern current
 	section .rodata
 	.todo_ret_reason: db "todo-lab1", 0
 	section .text
 	and rsp, -16                          ; the C ABI: rsp 16-byte aligned at a call
-	mov rdi, [rel current]                ; proc_kill(current, "todo-lab1",
+	xor edi, edi                          ; proc_kill(NULL = current, "todo-lab1",
 	lea rsi, [rel .todo_ret_reason]       ;           tf.rip, 0)
 	mov rdx, rcx
 	xor ecx, ecx

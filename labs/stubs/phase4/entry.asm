@@ -1,0 +1,19 @@
+; Stubs for labs/phase4/entry.asm: what `make handout` puts in place of each LAB4
+; region of that file, in the student's starter. One block per region,
+; headed by the region's exact task line; the reference never compiles these.
+
+; STUB enter through this CPU's per-CPU area
+	; Stub: phase 3's entry, announced at boot by kstack.c's stub: one global
+	; slot for the user rsp, and CPU 0's TSS.rsp0 (the symbol `tss`) on every CPU.
+	extern tss
+	section .bss
+	.todo_user_rsp: resq 1
+	section .text
+	mov [rel .todo_user_rsp], rsp
+	mov rsp, [rel tss + TSS_RSP0]
+
+; STUB save the parked user rsp
+	push qword [rel .todo_user_rsp] ; tf.rsp (from the one global slot)
+
+; STUB give the user its GS base back
+	; Stub: nothing to undo, the entry stub did not swap.
