@@ -101,6 +101,7 @@ STARTER = {
     2: ["labs/phase2/*", "handouts/lab2.md", "handouts/img/phase2-stacks.svg"],
     3: ["labs/phase3/*", "handouts/lab3.md", "handouts/img/phase3-stacks.svg",
         "handouts/img/guard-df.svg"],
+    4: ["labs/phase4/*", "handouts/lab4.md", "handouts/img/phase4-percpu.svg"],
 }
 
 # Files a starter gets from another file of the tree: READMEs that describe what a
@@ -508,6 +509,7 @@ GIVEAWAYS = {
     2: ["store next's top", "tf.rsp in this process", "mov rsp, [it]", "(release)"],
     3: ["tss.ist[", "TSS.ist[", "IST1 (#DF)", "on IST1", "tss.rsp0 = next", "TSS.rsp0 follows",
         "i * 0x5000", "kstack_switch_to(next) sets"],
+    4: ["[gs:PCPU_USER_RSP]", "[gs:PCPU_KSTACK_TOP]", "swapgs right before sysretq"],
 }
 
 # Starter files that may name a later lab's variables: the GDB helpers read whichever
