@@ -49,12 +49,27 @@ probe_local(int peek, u64 ubuf, u64 len)
 	return len;
 }
 
+// Both probes reach probe_local through this frame, so local[] sits PROBE_GAP bytes
+// deeper than the entry frame: below what ordinary system calls (write, exit, the
+// scheduler) use, so a scribble survives its caller's own later calls and only a
+// peek at the same depth finds it.
+#define PROBE_GAP 2048
+
+static __noinline long
+probe_deep(int peek, u64 ubuf, u64 len)
+{
+	volatile u8 gap[PROBE_GAP];
+	gap[0] = 0;
+	long r = probe_local(peek, ubuf, len);
+	return r + gap[0];	// keeps gap[] live across the call
+}
+
 // 501
 long
 sys_kstack_scribble(u64 buf, u64 len, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
 		    u64 a5 __unused)
 {
-	return probe_local(0, buf, len);
+	return probe_deep(0, buf, len);
 }
 
 // 502
@@ -62,7 +77,7 @@ long
 sys_kstack_peek(u64 buf, u64 len, u64 a2 __unused, u64 a3 __unused, u64 a4 __unused,
 		u64 a5 __unused)
 {
-	return probe_local(1, buf, len);
+	return probe_deep(1, buf, len);
 }
 
 static __noinline u64

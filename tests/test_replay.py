@@ -56,11 +56,13 @@ GDB_TIMEOUT = 240
 
 SCENARIOS = {
     1: {
-        "input": ["run sleeper & sleeper", "halt"],
+        # The kernel dies after the kill (lab1.md, experiment (c)): one prompt.
+        "input": ["run sleeper & sleeper"],
         "expect": ["[k] spawn pid=2 prog=sleeper",
                    "[k] kstack-clobbered pid=1 frame-owner=2",
-                   "[k] kill pid=1 reason=kstack-clobbered"],
-        "prompts": 2,
+                   "[k] kill pid=1 reason=kstack-clobbered",
+                   "[k] panic msg="],
+        "prompts": 1,
         "gdb": ["hbreak proc_kill", "continue", "up", "p tf->err", "rr-now",
                 "who-wrote &tf->err", "who-wrote &tf->err"],
         "writer": [r"process: pid 2 \(sleeper\)", r"in:\s+syscall_dispatch "],
@@ -71,7 +73,7 @@ SCENARIOS = {
                    "[k] panic msg="],
         "prompts": 1,
         "gdb": ["hbreak panic_trap", "continue", "kstack-where tf->rsp", "p current->pid",
-                "x/2gx current->ctx.rbp", "rr-now", "who-wrote current->ctx.rbp"],
+                "x/2gx current->ctx.rbp", "rr-now", "who-wrote *(long *)current->ctx.rbp"],
         "writer": [r"process: pid 2 \(t_burn\)", r"in:\s+burn "],
     },
 }
