@@ -265,22 +265,29 @@ def free_frames(m):
 # each may run without breaking the kernel by design (a deep t_burn overflows the
 # kernel stack before phase 3).
 FRAME_RUNS = [
-    ("hello", "run hello world", "123"),
-    ("syscalls", "run syscalls", "123"),
-    ("sleepers", "run sleeper 20 3 & sleeper 20 3", "123"),
-    ("t_sleepers", "run t_sleepers 1 3 20 & t_sleepers 1 3 20", "123"),
-    ("t_kinfo", "run t_kinfo 1 live & t_kinfo 1 live & t_kinfo 1 once", "123"),
-    ("t_leak", "run t_leak 1 scribble & t_leak 1 peek", "123"),
-    ("t_burn", "run t_burn 1 8", "123"),
-    ("t_burn-guard", "run t_burn 1 200", "3"),
-    ("t_spin", "run t_spin 1 30 & t_spin 1 30", "123"),
+    ("hello", "run hello world", "1234"),
+    ("syscalls", "run syscalls", "1234"),
+    # Two processes blocked in phase 1's kernel at once corrupt each other (its
+    # lesson): there each blocking program runs alone.
+    ("sleepers", "run sleeper 20 3 & sleeper 20 3", "234"),
+    ("sleeper-alone", "run sleeper 20 3", "1"),
+    ("t_sleepers", "run t_sleepers 1 3 20 & t_sleepers 1 3 20", "234"),
+    ("t_sleepers-alone", "run t_sleepers 1 3 20", "1"),
+    ("t_kinfo", "run t_kinfo 1 live & t_kinfo 1 live & t_kinfo 1 once", "234"),
+    ("t_kinfo-alone", "run t_kinfo 1 live", "1"),
+    ("t_leak", "run t_leak 1 scribble & t_leak 1 peek", "1234"),
+    ("t_burn", "run t_burn 1 8", "1234"),
+    ("t_burn-guard", "run t_burn 1 200", "34"),
+    ("t_spin", "run t_spin 1 30 & t_spin 1 30", "1234"),
     ("t_fault", " & ".join(["run t_fault 1 null-read"] + ["t_fault 1 " + k for k in (
         "null-write", "ud2", "div0", "priv", "kernel-read", "noncanon", "text-write", "stack-exec")]),
-     "123"),
-    ("t_mm", "run t_mm check & t_mm protnone-read & t_mm readonly-write & t_mm worst", "123"),
-    ("t_mm_bss", "run t_mm_bss bss %#x %#x" % (MMAP_BASE, BSS_LEN), "123"),
-    ("load-errors", "run hello_in_stack & nosuchprog", "123"),
-    ("bench", "run bench null 1000 & bench yield 1000", "23"),
+     "1234"),
+    ("t_mm", "run t_mm check & t_mm protnone-read & t_mm readonly-write & t_mm worst", "234"),
+    ("t_mm-check-alone", "run t_mm check", "1"),
+    ("t_mm-worst-alone", "run t_mm worst", "1"),
+    ("t_mm_bss", "run t_mm_bss bss %#x %#x" % (MMAP_BASE, BSS_LEN), "1234"),
+    ("load-errors", "run hello_in_stack & nosuchprog", "1234"),
+    ("bench", "run bench null 1000 & bench yield 1000", "234"),
     ("bench-alone", "run bench yield 1000", "1"),     # phase 1: one yielder at a time
 ]
 
