@@ -523,7 +523,12 @@ def later_names(tree, content, lab):
     starter's code is made of does, mapped to where each is: a handout, picture or
     comment that names one tells a student how a later lab is solved."""
     ident = re.compile(r"(?<![\w.])[A-Za-z]\w*_\w+|(?<![\w.])_[A-Z]\w+")
-    later = {}
+    later, own = {}, set()
+    for f, c in content.items():
+        m = re.match(r"labs/phase(\d+)/", f)
+        if m and int(m.group(1)) == lab:	# the lab's own solution may be named
+            text = c.decode(errors="replace") if isinstance(c, bytes) else render(c, 0)
+            own.update(ident.findall(text))
     for f, c in content.items():
         m = re.match(r"labs/phase(\d+)/", f)
         if m and int(m.group(1)) > lab:
@@ -532,7 +537,8 @@ def later_names(tree, content, lab):
                 later.setdefault(x, f)
     code = "\n".join(d.decode(errors="replace") for f, d in tree.items()
                      if not f.startswith(("handouts/",) + NAMES_EXEMPT) and not f.endswith(".md"))
-    return {x: w for x, w in later.items() if not re.search(r"(?<![\w])%s(?![\w])" % re.escape(x), code)}
+    return {x: w for x, w in later.items()
+            if x not in own and not re.search(r"(?<![\w])%s(?![\w])" % re.escape(x), code)}
 
 
 def find_solutions(tree, content, lab):

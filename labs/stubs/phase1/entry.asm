@@ -38,7 +38,6 @@
 	; Stub: no entry path yet, so every system call kills its caller
 	; ([k] kill ... reason=todo-lab1), on a small stack of the stub's own.
 	extern proc_kill
-	extern current
 	section .bss
 	alignb 16
 		resb 4096
@@ -47,7 +46,7 @@
 	.todo_reason: db "todo-lab1", 0
 	section .text
 	lea rsp, [rel .todo_stack_top]
-	mov rdi, [rel current]                ; proc_kill(current, "todo-lab1",
+	xor edi, edi                          ; proc_kill(NULL = current, "todo-lab1",
 	lea rsi, [rel .todo_reason]           ;           user rip, 0)
 	mov rdx, rcx
 	xor ecx, ecx

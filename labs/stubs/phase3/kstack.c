@@ -118,8 +118,20 @@ kstack_init(void)
 {
 	klog("todo lab=3 what=\"kstack.c: adjacent stacks, no guard pages, no IST, one TSS.rsp0\"");
 	kstack_fallback_top = (u64)fallback_stack + FALLBACK_SIZE;
-	tss.rsp0 = kstack_fallback_top;
 	todo_lab3_kernel_stack = kstack_fallback_top;
+}
+
+void
+kstack_init_cpu(struct cpu *c)
+{
+	c->tss->rsp0 = kstack_fallback_top;
+}
+
+// The kernel never uses GS: the user's GS base simply stays loaded.
+void
+kstack_set_user_gs(u64 base)
+{
+	wrmsr(MSR_GS_BASE, base);
 }
 
 int
