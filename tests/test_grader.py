@@ -1365,8 +1365,11 @@ def _():
         cmd = ("setsid sh -c 'while :; do echo {\\\"score\\\": 110} > %s 2>/dev/null; sleep 0.2; done' "
                "</dev/null >/dev/null 2>&1 &" % target)
         procs.run_cmd(["sh", "-c", cmd], timeout=20, user=u)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10     # a loaded host may take a while to fork it
         left = u.pids()
+        while not left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = u.pids()
         require(left, "the daemon did not start (the check could not fail)")
     finally:
         sb.release(u)
