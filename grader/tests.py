@@ -238,7 +238,7 @@ def overflow(m):
 
 # --- two CPUs (issue 12) ----------------------------------------------------------------
 #
-# Each test boots two CPUs (cpus=2: gradelib.smp_flags) and runs four programs at once,
+# Each test boots two CPUs (cpus=2: grader/qemu.py, flags) and runs four programs at once,
 # so both CPUs have processes in the kernel and in ring 3 at the same time. t_smp checks
 # every system call it makes (registers, user rsp, entry_rsp on its own stack,
 # TSS.rsp0 = its own top) and records through getcpu which CPUs it ran on. The verdicts

@@ -290,7 +290,7 @@ def _():
     bad = matrix_ok(results)
     require(not bad, "off the matrix: %s" % ", ".join(bad))
     for r in results:
-        # Two-CPU tests boot cold (gradelib.smp_flags): a one-CPU snapshot cannot resume.
+        # Two-CPU tests boot cold (grader/qemu.py, flags): a one-CPU snapshot cannot resume.
         starts = [o.resumed for o in r.outcomes if getattr(o.test, "cpus", 1) == 1]
         require(starts[0] is False and all(starts[1:]),
                 "lab %d: only `boot` should boot, the rest resume: %s" % (r.lab, starts))
