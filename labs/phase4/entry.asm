@@ -23,6 +23,7 @@ section .text
 ;   GS base = the USER's (KERNEL_GS_BASE = this CPU's struct percpu)
 global syscall_entry:function
 syscall_entry:
+	; LAB4 FULL BEGIN: syscall_entry through this CPU's per-CPU area, and back
 	; LAB4 BEGIN: enter through this CPU's per-CPU area
 	swapgs                                ; GS base = this CPU's struct percpu
 	mov [gs:PCPU_USER_RSP], rsp           ; park the user rsp in THIS CPU's slot
@@ -53,6 +54,7 @@ syscall_entry:
 	                                ; this may touch per-CPU data
 	; LAB4 END
 	o64 sysret
+	; LAB4 FULL END
 
 .on_fallback:
 	call sys_fallback_panic         ; panics with a message; never returns

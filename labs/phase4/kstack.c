@@ -17,6 +17,7 @@
 #define NSLOTS (PROC_SLOT0 + NPROC)
 #define KSTACK_FLAGS (PTE_P | PTE_W | PTE_NX)
 
+// LAB4 FULL BEGIN: the per-CPU area: its layout, one per CPU, and this CPU's through GS
 // The per-CPU area. Each CPU's GS base points at its own struct percpu while the CPU
 // runs kernel code; the user's GS base waits in KERNEL_GS_BASE and swapgs exchanges
 // the two on every way in and out of ring 3 (gsswap.inc, entry.asm). gsswap.inc
@@ -25,7 +26,7 @@ struct percpu {
 	struct percpu *self;	// its own address: C reads it with one gs-relative load
 	u64 user_rsp;		// syscall_entry parks the user rsp here (this CPU only)
 	u64 kstack_top;		// the running process's kernel stack top: the entry rsp
-	struct proc *proc;	// the process this CPU runs
+	struct proc *proc;	// the process on this CPU now
 	u64 cpu;		// this CPU's number
 	struct tss *tss;	// this CPU's TSS (rsp0 = kstack_top while a process runs)
 } __aligned(64);	// a cache line each: CPUs never write each other's lines
@@ -46,8 +47,10 @@ _Static_assert(offsetof(struct percpu, proc) == 24, "gsswap.inc PCPU_PROC");
 _Static_assert(offsetof(struct percpu, cpu) == 32, "gsswap.inc PCPU_CPU");
 _Static_assert(offsetof(struct percpu, tss) == 40, "gsswap.inc PCPU_TSS");
 
-static u8 slot_used[NSLOTS];
 struct percpu percpu_area[NCPU];	// one per CPU
+// LAB4 FULL END
+
+static u8 slot_used[NSLOTS];
 static u8 fallback_stack[FALLBACK_SIZE] __aligned(16);
 u64 kstack_fallback_top;	// entry.asm panics if it finds rsp here
 
@@ -200,6 +203,7 @@ kstack_guard(struct proc *p)
 	return p->kstack_slot >= 0 ? slot_guard(p->kstack_slot) : 0;
 }
 
+// LAB4 FULL BEGIN: what kstacks reads: this CPU's area, found without GS
 // This CPU's per-CPU area (found without GS: `kstacks` may run on any CPU).
 static struct percpu *
 this_area(void)
@@ -229,3 +233,4 @@ kstack_describe(void)
 		kprintf("  per-CPU area of CPU %lu at 0x%016lx: kstack_top 0x%016lx, user_rsp "
 			"slot 0x%016lx\n", a->cpu, (u64)a, a->kstack_top, a->user_rsp);
 }
+// LAB4 FULL END

@@ -26,3 +26,27 @@
 // STUB this CPU's stack top, process and TSS.rsp0
 	// Stub: phase 3: `tss` is CPU 0's TSS, whichever CPU runs this.
 	tss.rsp0 = top;
+
+// STUB the per-CPU area: its layout, one per CPU, and this CPU's through GS
+// Stub: no per-CPU area yet, as in phase 3. Define struct percpu, one per CPU
+// (percpu_area[NCPU]), and percpu(): this CPU's own, through GS (handouts/lab4.md,
+// "Full depth").
+
+// STUB what kstacks reads: this CPU's area, found without GS
+// Stub: phase 3's answers: one TSS (CPU 0's, the symbol `tss`) and no per-CPU area.
+u64
+kstack_entry_top(void)
+{
+	return tss.rsp0;
+}
+
+void
+kstack_describe(void)
+{
+	for (int i = 0; i < NIST; i++)
+		kprintf("  IST%d (%s): 0x%016lx-0x%016lx guard 0x%016lx\n", i + 1,
+			i == 0 ? "#DF" : i == 1 ? "NMI" : "#MC", slot_base(i),
+			slot_base(i) + KSTACK_SIZE, slot_guard(i));
+	kprintf("  phase 4: guarded range at 0x%016lx, %d slots of guard + 16 KiB;\n"
+		"  fallback 0x%016lx\n", KSTACK_VBASE, NSLOTS, kstack_fallback_top);
+}
