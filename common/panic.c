@@ -25,7 +25,11 @@ struct elf64_sym {
 	u64 value, size;
 };
 
+// ELF symbol types and the undefined section (System V gABI, "Symbol Table").
 #define STT_FUNC 2
+#define STT_SECTION 3
+#define STT_FILE 4
+#define SHN_UNDEF 0
 
 static const struct elf64_sym *symtab;
 static size_t nsyms;
@@ -43,11 +47,17 @@ symbols_init(u64 symtab_pa, u64 symtab_size, u64 strtab_pa)
 	strtab = P2V(strtab_pa);
 }
 
-// The function containing addr, or NULL. *offset = addr - symbol start.
+// The function containing addr, or NULL. *offset = addr - symbol start. A function
+// with a size (C) holds [start, start + size); one without (nasm's, unless it
+// declares one) ends at the next symbol of any kind, and at most SIZELESS_MAX bytes
+// on: a garbage address in .rodata or in a gap is "?", never some asm function
+// "+0x23db" that sends a student hunting in the wrong file.
+#define SIZELESS_MAX 0x1000UL
 const char *
 symbol_lookup(u64 addr, u64 *offset)
 {
 	const struct elf64_sym *best = NULL;
+	u64 next = ~0UL;	// the lowest symbol start above best's
 	for (size_t i = 0; i < nsyms; i++) {
 		const struct elf64_sym *s = &symtab[i];
 		if ((s->info & 0xf) != STT_FUNC || s->value > addr)
@@ -55,7 +65,17 @@ symbol_lookup(u64 addr, u64 *offset)
 		if (!best || s->value > best->value)
 			best = s;
 	}
-	if (!best || addr - best->value > MAX(best->size, 0x10000UL))
+	if (!best)
+		return NULL;
+	for (size_t i = 0; i < nsyms; i++) {
+		const struct elf64_sym *s = &symtab[i];
+		if (s->value > best->value && s->value < next && s->shndx != SHN_UNDEF &&
+		    (s->info & 0xf) != STT_SECTION && (s->info & 0xf) != STT_FILE)
+			next = s->value;
+	}
+	u64 end = best->size ? best->value + best->size
+			     : MIN(next, best->value + SIZELESS_MAX);
+	if (addr >= end)
 		return NULL;
 	*offset = addr - best->value;
 	return strtab + best->name;

@@ -609,6 +609,59 @@ def halt_check(p, m):
     report("kernel-p%d-halt-exit-1" % p, rc == 1, "QEMU exit status %s" % rc)
 
 
+def symbol_extents(kernel):
+    """name -> (start, end) of every function in the kernel ELF: [start, start + size),
+    or, for a function without a size (nasm's), up to the next symbol of any kind."""
+    out = subprocess.run(["nm", "-n", "-S", "--defined-only", kernel], capture_output=True,
+                         text=True).stdout.split("\n")
+    syms = []
+    for ln in out:
+        f = ln.split()
+        if len(f) == 4:
+            syms.append((int(f[0], 16), int(f[1], 16), f[2], f[3]))
+        elif len(f) == 3:
+            syms.append((int(f[0], 16), 0, f[1], f[2]))
+    ext = {}
+    for i, (start, size, kind, name) in enumerate(syms):
+        if kind not in "tT":
+            continue
+        nxt = [s[0] for s in syms[i + 1:] if s[0] > start]
+        ext[name] = (start, start + size if size else (nxt[0] if nxt else start + 1))
+    return ext
+
+
+def backtrace_check(p, iso, log):
+    """Phase 2 panics on a kernel stack overflow (its lesson): every frame its backtrace
+    names must lie inside that function. A garbage return address (the overflow wrecks
+    the rbp chain) must print as `?`, not as some asm function plus a large offset."""
+    if p != 2:
+        return
+    t = "kernel-p%d-" % p
+    m = gradelib.Machine(iso, p, log)
+    try:
+        m.start()
+        m.boot()
+        try:
+            m.cmd("run t_sleepers 1 8 30 & t_burn 1 100 20", timeout=60)
+            lines = []
+        except gradelib.Verdict as v:
+            lines = machine._lines(m.buf) if v.kind == "panic" else []
+    finally:
+        m.close()
+    ext = symbol_extents(os.path.join(ROOT, "build", "phase%d" % p, "kernel.elf"))
+    frames = [mo for ln in lines
+              for mo in [re.match(r"^  0x([0-9a-f]{16}) (\S+)\+0x([0-9a-f]+)$", ln)] if mo]
+    bad = []
+    for mo in frames:
+        addr, name, off = int(mo.group(1), 16), mo.group(2), int(mo.group(3), 16)
+        start, end = ext.get(name, (None, None))
+        if start is None or start + off != addr or not start <= addr < end:
+            bad.append(mo.group(0).strip())
+    report(t + "backtrace-names-only-its-own", bool(frames) and not bad,
+           "no panic backtrace (log %s)" % log if not frames else
+           "frames outside the function named: %s" % bad)
+
+
 def main():
     phases = [int(a) for a in sys.argv[1:]] or [1, 2, 3, 4]
     tmp = tempfile.mkdtemp(prefix="stacklabs-kernel-")
@@ -643,6 +696,7 @@ def main():
         iret_check(p, os.path.join(ROOT, "build", "phase%d" % p, "boot.iso"),
                    os.path.join(ROOT, "build", "test-kernel", "phase%d-gdb.log" % p))
         mce_check(p, iso, qmp)
+        backtrace_check(p, iso, os.path.join(ROOT, "build", "test-kernel", "phase%d-bt.log" % p))
     shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
 
