@@ -38,6 +38,20 @@ cpus_of = $(if $(CPUS),$(CPUS),$(if $(filter 4,$(1)),2,1))
 QEMU_FLAGS = $(shell $(PYTHON) grader/qemu.py --make --accel $(ACCEL) --cpus $(call cpus_of,$(1)))
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)
 QEMU_LOG ?= cpu_reset
+# After QEMU: `halt` (status 1) is a normal end; status 0 with a reset in the log is a
+# triple fault (with -no-reboot QEMU exits 0 for it, as for Ctrl-A x), said in one line
+# with where to look, and status 2. $(1) = phase.
+define QEMU_STATUS
+s=$$?; \
+if [ $$s -eq 0 ] && grep -q 'Triple fault' build/phase$(1)/qemu.log; then \
+	echo "QEMU reset: triple fault (a fault the CPU could not deliver). To find where:" \
+		"make lab$(1)-qemu-gdb + make gdb (hbreak trap; watch rsp), or" \
+		"make lab$(1)-qemu QEMU_LOG=cpu_reset,int and read the last exceptions" \
+		"(v=0e #PF, v=08 #DF) in build/phase$(1)/qemu.log"; \
+	exit 2; \
+fi; \
+[ $$s -eq 1 ] && exit 0 || exit $$s
+endef
 
 # common/asm-offsets.c is never linked: it generates build/phaseN/include/asm-offsets.inc.
 COMMON_C := $(filter-out common/asm-offsets.c,$(wildcard common/*.c))
@@ -109,14 +123,18 @@ $$(B$(1))/lab/%.o: labs/phase$(1)/%.c
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	@$$(CC) $$(KCFLAGS) -Ilabs/phase$(1) -Icommon/include -c -o $$@ $$<
-$$(B$(1))/common/%.asm.o: common/%.asm $$(B$(1))/include/asm-offsets.inc
+# Every nasm object depends on every .inc it could include: nasm 2.16's -MD runs the
+# preprocessor alone, which cannot evaluate trapframe.inc's `%if TF_... != ...` checks,
+# and then lists no include at all (a student's edit to gsswap.inc rebuilt nothing).
+INC$(1) := $$(wildcard common/include/*.inc labs/phase$(1)/*.inc) $$(B$(1))/include/asm-offsets.inc
+$$(B$(1))/common/%.asm.o: common/%.asm $$(INC$(1))
 	@mkdir -p $$(@D)
 	@echo "  NASM    $$@"
-	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -Ilabs/phase$(1)/ -I$$(B$(1))/include/ -MD $$@.d -o $$@ $$<
-$$(B$(1))/lab/%.asm.o: labs/phase$(1)/%.asm $$(B$(1))/include/asm-offsets.inc
+	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -Ilabs/phase$(1)/ -I$$(B$(1))/include/ -o $$@ $$<
+$$(B$(1))/lab/%.asm.o: labs/phase$(1)/%.asm $$(INC$(1))
 	@mkdir -p $$(@D)
 	@echo "  NASM    $$@"
-	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -Ilabs/phase$(1)/ -I$$(B$(1))/include/ -MD $$@.d -o $$@ $$<
+	@$$(NASM) -f elf64 -g -F dwarf -Icommon/include/ -Ilabs/phase$(1)/ -I$$(B$(1))/include/ -o $$@ $$<
 
 # The nasm offsets, as Linux's asm-offsets: compile common/asm-offsets.c to assembly
 # and turn each marker line `.ascii "->NAME value"` into `NAME equ value`. The .d file
@@ -144,31 +162,23 @@ $$(B$(1))/boot.iso: $$(B$(1))/kernel.elf $$(B$(1))/initrd.tar
 
 lab$(1): $$(B$(1))/boot.iso
 
-# QEMU exits with status 0 both for Ctrl-A x and, with -no-reboot, for a triple fault:
-# its reset log (-d cpu_reset) tells them apart. QEMU_LOG=cpu_reset,int also logs
-# every exception and interrupt before it.
+# QEMU_LOG=cpu_reset,int also logs every exception and interrupt (QEMU_STATUS above).
 lab$(1)-qemu:
 	@$$(MAKE) --no-print-directory deps
 	@$$(MAKE) --no-print-directory lab$(1)
 	@echo "booting lab $(1) (TCG); Ctrl-A x quits QEMU"
 	$$(QEMU) $$(call QEMU_FLAGS,$(1)) -cdrom $$(B$(1))/boot.iso \
 		-d $$(QEMU_LOG) -D $$(B$(1))/qemu.log; \
-		s=$$$$?; \
-		if [ $$$$s -eq 0 ] && grep -q 'Triple fault' $$(B$(1))/qemu.log; then \
-			echo "QEMU reset: triple fault (a fault the CPU could not deliver). To find where:" \
-				"make lab$(1)-qemu-gdb + make gdb (hbreak trap; watch rsp), or" \
-				"make lab$(1)-qemu QEMU_LOG=cpu_reset,int and read the last exceptions" \
-				"(v=0e #PF, v=08 #DF) in $$(B$(1))/qemu.log"; \
-			exit 2; \
-		fi; \
-		[ $$$$s -eq 1 ] && exit 0 || exit $$$$s
+		$$(call QEMU_STATUS,$(1))
 
 lab$(1)-qemu-gdb:
 	@$$(MAKE) --no-print-directory deps
 	@$$(MAKE) --no-print-directory lab$(1)
 	@scripts/gdbinit.sh $(1) $(GDBPORT) > build/gdbinit
 	@echo "lab $(1) halted; in another terminal: make gdb   (port $(GDBPORT))"
-	$$(QEMU) $$(call QEMU_FLAGS,$(1)) -cdrom $$(B$(1))/boot.iso -gdb tcp::$(GDBPORT) -S
+	$$(QEMU) $$(call QEMU_FLAGS,$(1)) -cdrom $$(B$(1))/boot.iso -gdb tcp::$(GDBPORT) -S \
+		-d $$(QEMU_LOG) -D $$(B$(1))/qemu.log; \
+		$$(call QEMU_STATUS,$(1))
 
 grade-lab$(1):
 	@$$(MAKE) --no-print-directory deps

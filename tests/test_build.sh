@@ -39,6 +39,22 @@ if [ "$(built "$out")" = "$want" ]; then ok incremental-one-file
 else fail incremental-one-file "touching proc.c rebuilt: $(built "$out" | tr '\n' ';')"; fi
 make -s all >/dev/null 2>&1
 
+# An included file is a prerequisite too: a student edits labs/phase4/gsswap.inc and
+# every nasm file that expands its macros must be rebuilt (nasm's own -MD listed none).
+touch labs/phase4/gsswap.inc
+out=$(make lab4 2>&1)
+miss=""
+for o in common/trap.asm.o common/swtch.asm.o lab/entry.asm.o; do
+	grep -qx "  NASM    build/phase4/$o" <<<"$(built "$out")" || miss="$miss $o"
+done
+if [ -z "$miss" ]; then ok incremental-include
+else fail incremental-include "touching labs/phase4/gsswap.inc did not rebuild:$miss"; fi
+touch common/include/trapframe.inc
+out=$(make lab1 2>&1)
+if grep -qx "  NASM    build/phase1/lab/entry.asm.o" <<<"$(built "$out")"; then ok incremental-include-common
+else fail incremental-include-common "touching common/include/trapframe.inc did not rebuild phase 1's entry.asm"; fi
+make -s all >/dev/null 2>&1
+
 extra=build/test-extra
 rm -rf $extra && mkdir -p $extra
 cp build/user/hello $extra/extra_prog
