@@ -6,7 +6,7 @@ values the test programs computed and bound to their nonce with a tag, or on the
 kernel's own [k] lines whose pids must match the spawn lines of the same command.
 """
 
-from gradelib import test, fail, bad_elves, klines, new_nonce
+from gradelib import test, fail, bad_elves, klines, new_nonce, Verdict
 
 # Which phases each test passes in (P) or fails in (F), phase 1, 2, 3, 4: docs/design.md's
 # isolation matrix, in one place.  Lab N is graded on the tests with P in column N;
@@ -226,14 +226,33 @@ def preempt(m):
              ["#1 [%d,%d]" % spans[0], "#2 [%d,%d]" % spans[1]])
 
 
+def guard_pages_said(m, check):
+    """Run check(); if it fails, say in the verdict whether the kernel found a guard page
+    mapped (`[k] guard-mapped`, common/proc.c checks each new process's guard page in the
+    page tables), the usual reason an overflow runs on into the next stack."""
+    try:
+        check()
+    except Verdict as v:
+        mapped = [ln for ln in m.buf.splitlines() if ln.startswith("[k] guard-mapped ")]
+        if mapped:
+            v.message += ("; a guard page was mapped, so the overflow ran on into the stack "
+                          "below instead of faulting: " + mapped[0])
+        elif m.lab >= 3:
+            v.message += "; the page tables had every guard page unmapped ([k] guard-mapped never said)"
+        raise
+
+
 @test("overflow", 20, "a kernel stack overflow kills only the overflowing process")
 def overflow(m):
     m.want("[k] kill pid=<t_burn's> reason=kstack-guard",
            "t_sleepers: RESULT rounds=8 bad=0, [k] exit status=0", "then the `lab%d> ` prompt" % m.lab)
-    r = m.run("t_sleepers {nonce} 8 30", "t_burn {nonce} 100 20")
-    r.expect_kill(1, "kstack-guard")
-    r.result(0, rounds=8, bad=0)
-    r.expect_exit(0, 0)
+
+    def check():
+        r = m.run("t_sleepers {nonce} 8 30", "t_burn {nonce} 100 20")
+        r.expect_kill(1, "kstack-guard")
+        r.result(0, rounds=8, bad=0)
+        r.expect_exit(0, 0)
+    guard_pages_said(m, check)
 
 
 # --- two CPUs (issue 12) ----------------------------------------------------------------
@@ -325,8 +344,11 @@ def smp_preempt(m):
       "the other CPU's processes finish intact", cpus=SMP_CPUS)
 def smp_overflow(m):
     progs = ["t_smp {nonce} sys %d" % SMP_ROUNDS] * (SMP_PROCS - 1) + ["t_burn {nonce} 100 20"]
-    r = smp_run(m, progs)
-    r.expect_kill(SMP_PROCS - 1, "kstack-guard")
-    for i in range(SMP_PROCS - 1):
-        smp_intact(r, i, "bad")
-    smp_cpus_used(r, range(SMP_PROCS - 1))
+
+    def check():
+        r = smp_run(m, progs)
+        r.expect_kill(SMP_PROCS - 1, "kstack-guard")
+        for i in range(SMP_PROCS - 1):
+            smp_intact(r, i, "bad")
+        smp_cpus_used(r, range(SMP_PROCS - 1))
+    guard_pages_said(m, check)

@@ -977,7 +977,7 @@ BROKEN = [
       ("labs/phase3/kstack.c",
        "\tvm_free_range(kernel_pml4, slot_base(i), KSTACK_SIZE);",
        "\tvm_free_range(kernel_pml4, slot_guard(i), SLOT_SIZE);")],
-     {"fail": {"overflow": None}}),
+     {"fail": {"overflow": None}, "say": {"overflow": "a guard page was mapped"}}),
     # Stacks handed out again without zeroing: the next owner of a dead process's
     # slot finds its secret.
     ("p2-no-zero", 2,
@@ -1043,6 +1043,9 @@ def broken_check(name, phase, patches, expected):
                 require(not o.passed, "%s passed" % o.test.name)
                 k = want[o.test.name]
                 require(k is None or o.kind == k, "%s failed as %s, expected %s" % (o.test.name, o.kind, k))
+                said = expected.get("say", {}).get(o.test.name)
+                require(not said or said in o.verdict.message,
+                        "%s's report does not say %r: %s" % (o.test.name, said, o.verdict.message))
             elif not o.passed:
                 raise Failure("%s failed (%s: %s)" % (o.test.name, o.kind, o.verdict.message))
         lost = sum(o.test.points for o in r.outcomes if o.graded and o.test.name in want)
