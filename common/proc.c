@@ -310,7 +310,6 @@ proc_spawn(const char *name, int argc, char **argv)
 	p->start_ns = time_ns();
 	p->killed = 0;
 	memcpy(p->fpu, fpu_initial, FPU_SIZE);
-	p->gs_base = 0;
 	p->last_cpu = -1;
 	p->smp_flaw_told = 0;
 	memset(&p->ctx, 0, sizeof p->ctx);
