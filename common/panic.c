@@ -127,6 +127,41 @@ trap_dump(struct trapframe *tf)
 		tf->r15, read_cr3());
 }
 
+// With several CPUs, phases 1-3 let a process run on a kernel stack that is not its
+// own, or (phase 1) on the one stack another CPU's process runs on too: lab 4's
+// lesson, and a panic is usually where it ends; the entry's own kstack-foreign line
+// may have been lost with the stack it ran on. So the panic says it too: tf's rsp for
+// a fault in ring 0, else this code's. One CPU: nothing (phase 2's interrupts use
+// irq_stack by design).
+static void
+panic_stack_note(struct trapframe *tf)
+{
+	struct proc *p = current;
+	u64 rsp;
+	if (ncpu_up < 2 || !p || !p->kstack_top || (tf && (tf->cs & 3)))
+		return;
+	if (tf)
+		rsp = tf->rsp;
+	else
+		__asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+	if (rsp <= p->kstack_base || rsp > p->kstack_top) {
+		klog("kstack-foreign pid=%d cpu=%d via=panic rsp=0x%lx own=0x%lx-0x%lx", p->pid,
+		     this_cpu()->id, rsp, p->kstack_base, p->kstack_top);
+		return;
+	}
+	// Phase 1: every process's stack is the one global stack, so on its own stack
+	// is not enough: is another CPU running a process on the same one?
+	for (int i = 0; i < ncpu; i++) {
+		struct proc *q = cpus[i].proc;
+		if (&cpus[i] != this_cpu() && cpus[i].started && q && q != &cpus[i].idle &&
+		    q->kstack_top == p->kstack_top) {
+			klog("kstack-shared pid=%d cpu=%d pid=%d cpu=%d stack=0x%lx-0x%lx", p->pid,
+			     this_cpu()->id, q->pid, i, p->kstack_base, p->kstack_top);
+			return;
+		}
+	}
+}
+
 static void __noreturn
 vpanic(struct trapframe *tf, const char *fmt, va_list ap)
 {
@@ -139,6 +174,7 @@ vpanic(struct trapframe *tf, const char *fmt, va_list ap)
 		if (*c == '"')
 			*c = '\'';
 	klog("panic msg=\"%s\"", msg);
+	panic_stack_note(tf);
 	if (tf) {
 		trap_dump(tf);
 		backtrace(tf->rip, tf->rbp);

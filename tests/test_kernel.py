@@ -662,6 +662,34 @@ def backtrace_check(p, iso, log):
            "frames outside the function named: %s" % bad)
 
 
+def smp_flaw_check(p, iso, log, runs=4):
+    """Phases 1-3 on two CPUs: four t_smp in the kernel at once break the kernel (lab 4's
+    lesson), and every run must say why in [k] lines, never end in a bare panic or a
+    silent hang: at least one `[k] kstack-foreign` line (the entry's, or the panic's own
+    via=panic when the entry's was lost with the stack it ran on), or in phase 1 the
+    panic's `[k] kstack-shared` (two CPUs' processes on the one stack) or its own
+    detector's `[k] kstack-clobbered`."""
+    if p > 3:
+        return
+    t = "kernel-p%d-" % p
+    bare = []
+    for i in range(runs):
+        m = gradelib.Machine(iso, p, "%s.%d" % (log, i), cpus=2, icount=False)
+        try:
+            m.start()
+            m.boot()
+            try:
+                m.cmd("run " + " & ".join(["t_smp 1 sys 3000"] * 4), timeout=60)
+            except gradelib.Verdict:
+                pass
+            text = m.buf
+        finally:
+            m.close()
+        if not re.search(r"^\[k\] kstack-(foreign|shared|clobbered) pid=\d+ ", text, re.M):
+            bare.append("run %d: %s" % (i, [ln for ln in text.splitlines() if ln.startswith("[k]")][-3:]))
+    report(t + "smp-flaw-explained", not bare, "no [k] kstack-foreign, kstack-shared or kstack-clobbered line: %s" % bare)
+
+
 def main():
     phases = [int(a) for a in sys.argv[1:]] or [1, 2, 3, 4]
     tmp = tempfile.mkdtemp(prefix="stacklabs-kernel-")
@@ -697,6 +725,7 @@ def main():
                    os.path.join(ROOT, "build", "test-kernel", "phase%d-gdb.log" % p))
         mce_check(p, iso, qmp)
         backtrace_check(p, iso, os.path.join(ROOT, "build", "test-kernel", "phase%d-bt.log" % p))
+        smp_flaw_check(p, iso, os.path.join(ROOT, "build", "test-kernel", "phase%d-smp.log" % p))
     shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
 
