@@ -43,6 +43,10 @@ BOOT_TIMEOUT = 15.0
 CMD_TIMEOUT = 10.0
 NOMINAL_BOOT = 2.5
 MAX_CALIBRATION = 4.0
+# [k] lines of the kernel's flaw detectors (docs/design.md, "Flaw lines"): a panic
+# verdict shows those said before the panic, first.
+FLAW_LINES = ("[k] kstack-foreign ", "[k] kstack-shared ", "[k] kstack-clobbered ",
+              "[k] guard-mapped ")
 # After "[k] panic", how long to keep reading for the register dump and backtrace.
 PANIC_GRACE = 2.0
 # A kernel that writes more than this to the serial port in one test fails with
@@ -219,10 +223,15 @@ class Machine:
         while not self.eof and time.monotonic() < deadline:
             self._fill(deadline)
         lines = self.buf[i:].replace("\r", "").split("\n")
+        # The kernel's flaw detectors, said before the panic, point at the cause.
+        said = [ln for ln in self.buf[self.pos:i].replace("\r", "").split("\n")
+                if ln.startswith(FLAW_LINES)][:6]
         status = self._exit_status() if self.eof else None
         note = "" if status is None else " (QEMU exited %d)" % status
+        if said:
+            note += ", after %s" % said[0][4:120]
         raise Verdict("panic", "kernel panic" + note, expected=self.wanted,
-                      got=[ln[:200] for ln in lines[:40]])
+                      got=[ln[:200] for ln in said + lines[:40]])
 
     def _died(self, during):
         status = self._exit_status()

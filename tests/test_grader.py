@@ -1364,9 +1364,15 @@ def _():
     sb.protect(results)
     u = sb.acquire()
     try:
-        u.begin(os.path.join(WORK, "sandbox-top"))
-        cmd = ("setsid sh -c 'while :; do echo {\\\"score\\\": 110} > %s 2>/dev/null; sleep 0.2; done' "
-               "</dev/null >/dev/null 2>&1 &" % target)
+        work = u.begin(os.path.join(WORK, "sandbox-top"))
+        # The command returns only once the daemon runs in its own session: had it
+        # returned before setsid, the grader's kill of its process group would have
+        # taken the daemon too, and on a loaded host the check could not fail.
+        up = os.path.join(work, "tmp", "daemon-up")
+        cmd = ("setsid sh -c 'touch %s; while :; do echo {\\\"score\\\": 110} > %s 2>/dev/null; "
+               "sleep 0.2; done' </dev/null >/dev/null 2>&1 & "
+               "n=0; while [ ! -e %s ] && [ $n -lt 150 ]; do sleep 0.1; n=$((n+1)); done"
+               % (up, target, up))
         procs.run_cmd(["sh", "-c", cmd], timeout=20, user=u)
         deadline = time.monotonic() + 10     # a loaded host may take a while to fork it
         left = u.pids()
