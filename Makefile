@@ -1,4 +1,4 @@
-# stacklabs — build, boot, debug, grade and test the four lab kernels.
+# stacklabs — build, boot, debug and grade the lab kernels, one per phase of PHASES.
 # Everything is built under build/; `make help` lists the targets.
 
 PHASES := 1 2 3 4
@@ -31,10 +31,14 @@ UCFLAGS := -static -O2 -g -Wall -Wextra -Iuser/include
 # The flags come from grader/qemu.py, the one definition of the QEMU command line that
 # the grader and every test suite use too (read only when a labN-qemu target runs).
 ACCEL ?= tcg
-# CPUS=N (1..8): how many CPUs labN-qemu boots; default 1 for labs 1-3, 2 for lab 4.
-# CPUS=2 on labs 1-3 shows why their entry code is not "multi-core ready".
+# CPUS=N (1..8): how many CPUs labN-qemu boots. By default one, and two for a phase of
+# SMP_PHASES (its kernel keeps per-CPU data); `make help` says which labs of this tree
+# those are. CPUS=2 on a one-CPU phase shows why its entry code is not "multi-core ready".
 CPUS ?=
-cpus_of = $(if $(CPUS),$(CPUS),$(if $(filter 4,$(1)),2,1))
+SMP_PHASES := 4
+cpus_of = $(if $(CPUS),$(CPUS),$(if $(filter $(SMP_PHASES),$(1)),2,1))
+comma := ,
+smp_labs = $(filter $(SMP_PHASES),$(PHASES))
 QEMU_FLAGS = $(shell $(PYTHON) grader/qemu.py --make --accel $(ACCEL) --cpus $(call cpus_of,$(1)))
 GDBPORT := $(shell expr `id -u` % 5000 + 25000)
 QEMU_LOG ?= cpu_reset
@@ -61,8 +65,8 @@ GRADER_PROGS := $(patsubst grader/progs/%.c,build/grader/progs/%,$(wildcard grad
 
 .PHONY: all help deps grade clean gdb \
 	$(foreach n,$(PHASES),lab$(n) lab$(n)-qemu lab$(n)-qemu-gdb grade-lab$(n))
-# A student's starter (scripts/handout.py) has none of the kit's own targets.
 # INSTRUCTOR ONLY BEGIN
+# The kit's own targets: a student's starter (scripts/handout.py) has none of them.
 .PHONY: test bench fuzz handout gradescope
 # INSTRUCTOR ONLY END
 
@@ -72,7 +76,7 @@ help:
 	@echo "make labN          build build/phaseN/{kernel.elf,initrd.tar,boot.iso} (N: $(PHASES))"
 	@echo "make progs         build the grader's test programs into build/grader/progs/"
 	@echo "make labN-qemu     boot lab N with the serial console on this terminal (Ctrl-A x quits)"
-	@echo "                   CPUS=K boots K CPUs (default: 1 for labs 1-3, 2 for lab 4)"
+	@echo "                   CPUS=K boots K CPUs (default: $(if $(smp_labs),2 for lab $(smp_labs)$(comma) 1 for the others,1))"
 	@echo "make labN-qemu-gdb boot lab N halted, waiting for 'make gdb' on port $(GDBPORT)"
 	@echo "make labN-record   boot lab N like labN-qemu, recording the run (build/phaseN/rr/)"
 	@echo "make labN-replay   replay that recording: the same serial output, no input"

@@ -1,5 +1,5 @@
-# walkthrough.gdb — the session handouts/gdb.md walks through, run as is by
-# tests/test_gdb.sh for every phase (after the lines `make gdb` runs: set
+# walkthrough.gdb — the session handouts/gdb.md walks through, run as is by the
+# kit's GDB test for every phase (after the lines `make gdb` runs: set
 # architecture, file, target remote, source stacklabs.py).
 #
 # The monitor is driven from the serial side: phase 1 types `run hello` twice (one

@@ -2,7 +2,7 @@
 """grade.py — grade a stacklabs tree, a directory of submissions, or the whole matrix.
 
     grade.py --lab 2                      grade this tree for lab 2
-    grade.py --all [--tree DIR]           labs 1-3
+    grade.py --all [--tree DIR]           labs 1-4
     grade.py --lab 2 --batch SUBS --jobs 4 --out OUT
                                           every SUBS/<student>/ -> OUT/grades.csv, OUT/<student>.json
     grade.py --matrix [--repeat 20]       every test on every phase, against the expected matrix

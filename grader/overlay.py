@@ -10,11 +10,12 @@ submission outside the owned set that differs from the starter (or is not in it)
 named in the report ("not graded: common/monitor.c differs from the starter").
 
 The pristine starter of lab N comes from, in order:
-  1. grader/pristine/labN.tar.gz: shipped in every starter (scripts/handout.py writes
-     it) and in the Gradescope zip, so `make grade-labN` in a student's tree grades
+  1. grader/pristine/labN.tar.gz: shipped in every starter (the starter generator
+     writes it) and in the Gradescope zip, so `make grade-labN` in a student's tree grades
      exactly as the instructor will;
      (a lab-M starter grading an earlier lab uses its own lab-M starter);
-  2. the instructor's kit (scripts/handout.py present): made in memory from the tree.
+  2. the instructor's kit (the tree that has the starter generator): made in memory
+     from the tree.
 (STACKLABS_PRISTINE=DIR replaces grader/pristine/: the self-test's fake starters.)
 
     python3 grader/overlay.py --write DIR LAB...   write DIR/labN.tar.gz (for zips)
@@ -70,7 +71,7 @@ def _from_tarball(path):
 
 
 def _from_kit(lab):
-    """The starter of lab as scripts/handout.py makes it, in memory."""
+    """The starter of lab as the kit's starter generator makes it, in memory."""
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     try:
         import handout

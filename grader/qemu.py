@@ -37,7 +37,7 @@ HEADLESS = ["-display", "none", "-monitor", "none", "-serial", "stdio"]
 # What `make labN-qemu` adds: the serial port and QEMU's monitor (Ctrl-A c) on the tty.
 TTY = ["-display", "none", "-serial", "mon:stdio"]
 
-# The most CPUs a test or a student may ask for (docs/design.md: CPUS=N, N <= 8).
+# The most CPUs a test or a student may ask for (`make labN-qemu CPUS=N`: N <= 8).
 MAX_CPUS = 8
 
 

@@ -8,8 +8,8 @@ kernel's own [k] lines whose pids must match the spawn lines of the same command
 
 from gradelib import test, fail, bad_elves, klines, new_nonce, Verdict
 
-# Which phases each test passes in (P) or fails in (F), phase 1, 2, 3, 4: docs/design.md's
-# isolation matrix, in one place.  Lab N is graded on the tests with P in column N;
+# Which phases each test passes in (P) or fails in (F), phase 1, 2, 3, 4: what each
+# phase isolates and what it does not, in one place.  Lab N is graded on the tests with P in column N;
 # the others still run and show as "vulnerable — fixed in lab K".
 EXPECT = {
     "boot":            "PPPP",

@@ -135,7 +135,7 @@ STUBS = os.path.join("labs", "stubs")
 
 
 def stub_path(path):
-    """Where the stubs of labs/phaseN/F live: labs/stubs/phaseN/F."""
+    """Where the stubs of labs/phaseN/<file> live: labs/stubs/phaseN/<file>."""
     return os.path.join(ROOT, STUBS, os.path.relpath(path, "labs"))
 
 # A solution line shorter than this (code or comment, whitespace squeezed) is too

@@ -2,7 +2,7 @@
 """gdb_check.py — scripted GDB sessions against one lab kernel, one TEST line per check.
 
     tests/gdb_check.py --phase N [--expect M] [--send LINE]...
-    tests/gdb_check.py --handout handouts/gdb.md
+    tests/gdb_check.py --handout handouts/gdb.md      (TEST gdb-handout, gdb-handout-drift)
 
 Boots phase N's kernel halted in QEMU with the command `make labN-qemu-gdb` runs
 (TCG, gdb stub on a free port; the ISO is a private copy of the kernel with the plain
@@ -540,13 +540,31 @@ def check_boot32(steps, kernel):
 
 # ---- the handout -----------------------------------------------------------------
 
+# A place in the source: `file.c:62`, GDB's `file F, line 31.`, or the line number GDB
+# prints before a source line (`31<TAB>mov ...`). Its number is a fact about the code,
+# the same in every run: a handout that shows one must show the right one (`...` in
+# its place shows none).
+SOURCE_LINE = re.compile(r"(?:\.(?:c|h|asm|inc|S|py|gdb):|, line )\d+\b|^\d+(?=\t)")
+
+
 def _shape(line):
-    """A line with its numbers blanked (addresses, pids, line numbers and history
-    numbers change from build to build and run to run) and its spaces collapsed."""
+    """A line with its run-dependent numbers blanked (addresses, pids, history numbers,
+    sizes change from build to build and run to run) and its spaces collapsed; source
+    line numbers (SOURCE_LINE) are kept."""
     line = re.sub(r"localhost:\d+", "localhost:PORT", line)
     line = re.sub(r"^file \S*kernel\.elf$", "file KERNEL", line)
+    kept = []
+
+    def keep(m):
+        kept.append(m.group(0))
+        return "\x01%s\x01" % "".join(chr(ord("a") + int(d)) for d in str(len(kept) - 1))
+
+    line = SOURCE_LINE.sub(keep, line)
     line = re.sub(r"0x[0-9a-f]+", "0x#", line)
     line = re.sub(r"\b\d+\b", "#", line)
+    line = re.sub(r"\x01([a-j]+)\x01",
+                  lambda m: kept[int("".join(str(ord(c) - ord("a")) for c in m.group(1)))],
+                  line)
     return " ".join(line.split())
 
 
@@ -583,7 +601,8 @@ def handout_blocks(path):
 
 def check_handout(path):
     """Every (gdb) command the handout shows was run by this test, and the lines it
-    promises under it came out of one run of that command (numbers aside)."""
+    promises under it came out of one run of that command (numbers that change from
+    run to run aside; source line numbers count: see SOURCE_LINE)."""
     runs = []
     for log in sorted(glob.glob(os.path.join(OUT, "phase*", "*.log"))):
         with open(log) as f:
@@ -607,6 +626,41 @@ def check_handout(path):
     return None
 
 
+def check_handout_drift(path):
+    """The handout check must catch a drifted line number: the first source line number
+    a (gdb) block shows (SOURCE_LINE), moved by one in a copy of the handout, must make
+    check_handout fail. None if it does; else why."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    fenced, after_cmd = False, False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            fenced, after_cmd = not fenced, False
+            continue
+        if fenced and line.startswith("(gdb) "):
+            after_cmd = True
+            continue
+        m = SOURCE_LINE.search(line) if fenced and after_cmd else None
+        if m and re.search(r"\d+$", m.group(0)):
+            old = re.search(r"\d+$", m.group(0)).group(0)
+            lines[i] = line[:m.start()] + m.group(0)[:-len(old)] + str(int(old) + 1) + \
+                line[m.end():]
+            break
+    else:
+        return "%s shows no source line number in a (gdb) block to move" % path
+    copy = os.path.join(OUT, "gdb-drift.md")
+    os.makedirs(OUT, exist_ok=True)
+    with open(copy, "w") as f:
+        f.write("\n".join(lines))
+    why = check_handout(copy)
+    where = "line %d: %r" % (i + 1, lines[i].strip())
+    if why is None:
+        return "a copy with %s (one off) passed the handout check" % where
+    print("  drift: a copy of %s with %s fails: %s" % (os.path.relpath(path, ROOT), where, why),
+          flush=True)
+    return None
+
+
 def main():
     # A TERM (test_gdb.sh's trap) unwinds like an exception: gdb and QEMU get killed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -624,7 +678,13 @@ def main():
     if opts.handout:
         why = check_handout(opts.handout)
         print("TEST gdb-handout: %s" % ("ok" if why is None else "FAIL " + why), flush=True)
-        return 0 if why is None else 1
+        # The check must be able to fail on a line number alone (a negative control).
+        drift = check_handout_drift(opts.handout) if why is None else None
+        if why is None:
+            print("TEST gdb-handout-drift: %s" % (
+                "ok (a source line number moved by one fails the check)" if drift is None
+                else "FAIL " + drift), flush=True)
+        return 0 if why is None and drift is None else 1
     if not opts.phase:
         ap.error("--phase or --handout is required")
     if opts.send:

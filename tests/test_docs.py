@@ -12,18 +12,30 @@ tree, every *.md outside build/) and prints one line per check:
     TEST docs-paths: ok|FAIL <why>    every file path the text names (common/..., labs/...,
                                       `kstack.c`, ...) exists in the tree
     TEST docs-make: ok|FAIL <why>     every `make TARGET` shown passes `make -n` in the
-                                      tree and runs no scripts/tests/grader/gdb script
-                                      that is missing
+                                      tree and runs no script of scripts/, tests/,
+                                      grader/ or gdb/ that is missing
+    TEST docs-comment-paths: ok|FAIL  every repository path named in a comment of the
+                                      tree's code (.c .h .asm .inc .ld .py .sh .gdb,
+                                      Makefile, scripts with a #! line; in Python also
+                                      docstrings) exists in the tree
+    TEST docs-comment-make: ok|FAIL   every `make TARGET` such a comment shows (in
+                                      quotes or backquotes, or as a line of its own)
+                                      is a target of the tree's Makefile
 
 --name PREFIX renames the lines (tests/test_starters.sh runs this on each starter as
 `starter-labN-docs-...`).  Exit status 0 when every check passed.
+
+The comment checks are what keeps a starter honest: it ships the reference's code,
+whose comments may name a file or target that only the kit has (docs/design.md,
+tests/..., `make handout`). A starter must never name what it lacks.
 
 What counts as a path.  A word that starts with one of the tree's top-level folders
 (common/, labs/, grader/, handouts/, docs/, gdb/, scripts/, tests/, user/), or a bare
 file name in inline code with a source or document extension (`kstack.c`, `lab2.md`).
 build/... is build output and is not checked.  Placeholders are patterns: a capital
 N or K after a lowercase letter (labs/phaseN/, handouts/labK*) is any digit, `<...>`
-and `{...}` cut the path there, `*` is a glob; a pattern must match at least one file.
+and `{...}` cut the path there, NAME, PROG, FILE, DIR and TEST are any name (user/NAME.c),
+`*` is a glob; a pattern must match at least one file.
 A path written `like/this` only as an example of what does not exist is the
 exception: put it in NOT_FILES below with the reason.
 """
@@ -47,7 +59,10 @@ NOT_FILES = {
     "grader/pristine/labN.tar.gz": "written into each starter by scripts/handout.py, not kept in the kit",
     "grader/pristine/": "the same",
     "grader/pristine": "the same",
+    "labs/phaseN/fake.mode": "a file of the fake trees tests/test_grader.py makes",
 }
+# Whole words that stand for any name in a path (user/NAME.c).
+PLACEHOLDERS = ("NAME", "PROG", "FILE", "DIR", "TEST")
 
 PATH_RE = re.compile(r"(?<![\w./<-])((?:%s)/[\w.*<>{},/+-]*)" % "|".join(TOP))
 BARE_RE = re.compile(r"`([\w.*<>-]+\.(?:%s))`" % "|".join(FILE_EXT))
@@ -110,6 +125,7 @@ def pattern_of(p):
     """The glob a named path stands for (placeholders widened), and whether it is one."""
     g = re.sub(r"\{[^}]*\}?", "*", re.split(r"<", p, 1)[0])
     g = re.sub(r"(?<=[a-z])[NK](?=\b|[^a-z])", "[0-9]", g)
+    g = re.sub(r"\b(%s)\b" % "|".join(PLACEHOLDERS), "*", g)
     return g, g != p or "*" in g
 
 
@@ -248,6 +264,202 @@ def check_make(root, paths, labs=(1, 2, 3)):
 
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Comments of the code: the same paths and make targets, named outside Markdown.
+
+CODE_EXT = {".c": "c", ".h": "c", ".ld": "c", ".asm": "asm", ".inc": "asm", ".py": "py",
+            ".sh": "sh", ".gdb": "sh"}
+
+
+def code_kind(path):
+    """How comments are written in path ("c", "asm", "py", "sh"), or None: not code."""
+    name = os.path.basename(path)
+    if name == "Makefile" or name.endswith(".mk"):
+        return "sh"
+    kind = CODE_EXT.get(os.path.splitext(name)[1])
+    if kind or os.path.splitext(name)[1]:
+        return kind
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(200)
+    except OSError:
+        return None
+    if first.startswith(b"#!"):
+        return "py" if b"python" in first else "sh"
+    return None
+
+
+def code_files(root):
+    """(relative path, kind) of every code file of the tree: what git tracks (the
+    reference), or every file outside build/ (a starter, which has no .git)."""
+    files = None
+    if os.path.exists(os.path.join(root, ".git")):
+        try:
+            out = subprocess.run(["git", "-C", root, "ls-files", "-z"], check=True,
+                                 capture_output=True).stdout.decode()
+            files = [f for f in out.split("\0") if f]
+        except (OSError, subprocess.CalledProcessError):
+            files = None
+    if files is None:
+        files = []
+        for d, dirs, names in os.walk(root):
+            dirs[:] = [x for x in dirs if x not in (".git", "build", "__pycache__")
+                       or d != root and x != "build"]
+            files += [os.path.relpath(os.path.join(d, x), root) for x in names]
+    out = []
+    for f in sorted(files):
+        if f.split(os.sep)[0] == "build" or not os.path.isfile(os.path.join(root, f)):
+            continue
+        kind = code_kind(os.path.join(root, f))
+        if kind:
+            out.append((f, kind))
+    return out
+
+
+def _line_comments(text, start, quotes):
+    """(line number, comment) for each line comment opened by `start` outside quotes."""
+    out = []
+    for n, ln in enumerate(text.split("\n"), 1):
+        q = None
+        for i, ch in enumerate(ln):
+            if q:
+                if ch == "\\":
+                    continue
+                if ch == q:
+                    q = None
+            elif ch in quotes and not (ch == "'" and i and ln[i - 1].isalnum()):
+                q = ch
+            elif ln.startswith(start, i) and (start != "#" or i == 0 or ln[i - 1] in " \t"):
+                out.append((n, ln[i + len(start):]))
+                break
+    return out
+
+
+def _c_comments(text):
+    """(line number, text) of every // and /* */ comment of C (or a linker script)."""
+    out, i, n, q = [], 0, 1, None
+    while i < len(text):
+        ch = text[i]
+        if ch == "\n":
+            n += 1
+        if q:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == q or ch == "\n":
+                q = None
+        elif ch in "\"'":
+            q = ch
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = len(text) if j < 0 else j
+            out.append((n, text[i + 2:j]))
+            i = j
+            continue
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = len(text) if j < 0 else j
+            for k, ln in enumerate(text[i + 2:j].split("\n")):
+                out.append((n + k, ln))
+            n += text[i:j].count("\n")
+            i = j + 2
+            continue
+        i += 1
+    return out
+
+
+def _py_comments(text):
+    """(line number, text) of every # comment and docstring of Python source."""
+    import ast
+    import io
+    import tokenize
+    out = []
+    try:
+        for t in tokenize.generate_tokens(io.StringIO(text).readline):
+            if t.type == tokenize.COMMENT:
+                out.append((t.start[0], t.string[1:]))
+        tree = ast.parse(text)
+    except (SyntaxError, tokenize.TokenError):
+        return _line_comments(text, "#", "\"'")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) \
+                and node.body and isinstance(node.body[0], ast.Expr) \
+                and isinstance(getattr(node.body[0], "value", None), ast.Constant) \
+                and isinstance(node.body[0].value.value, str):
+            first = node.body[0].lineno
+            for k, ln in enumerate(node.body[0].value.value.split("\n")):
+                out.append((first + k, ln))
+    return sorted(out)
+
+
+def comments(path, kind):
+    """(line number, text) of the comments of a code file of that kind."""
+    text = open(path, encoding="utf-8", errors="replace").read()
+    if kind == "c":
+        return _c_comments(text)
+    if kind == "py":
+        return _py_comments(text)
+    if kind == "asm":
+        return _line_comments(text, ";", "\"'`")
+    return _line_comments(text, "#", "\"'")
+
+
+def check_comment_paths(root, files):
+    """Every path a comment names exists in the tree (the rules of check_paths)."""
+    bad, n = [], 0
+    for f, kind in files:
+        for k, c in comments(os.path.join(root, f), kind):
+            for m in PATH_RE.finditer(c):
+                p = m.group(1).rstrip(".,:;)'`\"")
+                if p in NOT_FILES:
+                    continue
+                n += 1
+                g, _ = pattern_of(p)
+                here = os.path.dirname(os.path.join(root, f))
+                hits = glob.glob(os.path.join(root, g), recursive=True) + \
+                    glob.glob(os.path.join(here, g), recursive=True)
+                hits = [h for h in hits if "/build/" not in h[len(root):] + "/"]
+                if not hits and re.match(r"(user|grader/progs)/\w+$", p):
+                    hits = glob.glob(os.path.join(root, p + ".c"))
+                if not hits:
+                    bad.append("%s:%d: %s: no such file" % (f, k, p))
+    return n, bad
+
+
+def comment_make_commands(root, files, labs):
+    """{target: first comment that shows it}: `make ...` in quotes or backquotes, or a
+    comment line that is a make command (`#   make lab1-qemu`, `$ make grade`)."""
+    where = {}
+    for f, kind in files:
+        for k, c in comments(os.path.join(root, f), kind):
+            spans = re.findall(r"`([^`]*\bmake\b[^`]*)`|'(make\b[^']*)'|\"(make\b[^\"]*)\"", c)
+            spans = [x for t in spans for x in t if x]
+            s = c.strip()
+            s = s[2:] if s.startswith("$ ") else s
+            if re.fullmatch(r"([A-Za-z_]\w*=\S*\s+)*make(\s+(-\S+|[A-Za-z_]\w*=\S*|"
+                            r"[a-z0-9](?:[\w./%$()-]*[\w)])?))+", s):
+                spans.append(s)                 # a line that is a make command
+            for span in spans:
+                for part in re.split(r"\s\+\s|,|\bthen\b|\bor\b|\band\b", span):
+                    part = part[part.find("make"):] if "make" in part else part
+                    for t in make_targets(part, labs):
+                        if t.strip(".\u2026"):     # `make ...`: an elided command
+                            where.setdefault(t, "%s:%d" % (f, k))
+    return where
+
+
+def check_comment_make(root, files, labs):
+    where = comment_make_commands(root, files, labs)
+    if not where or dry_run(sorted(where), root) is None:
+        return len(where), []
+    bad = []
+    for t in sorted(where):
+        why = dry_run([t], root)
+        if why:
+            bad.append("%s (in a comment at %s)" % (why, where[t]))
+    return len(where), bad
+
+
 def doc_files(root, given):
     if given:
         return given
@@ -296,6 +508,12 @@ def main():
     report("paths", *check_paths(root, mds))
     if not a.skip_make:
         report("make", *check_make(root, [os.path.join(root, m) for m in mds], labs_in(root)))
+    if not a.md:
+        code = code_files(root)
+        mds = code                              # "in N files" of the lines below
+        report("comment-paths", *check_comment_paths(root, code))
+        if not a.skip_make:
+            report("comment-make", *check_comment_make(root, code, labs_in(root)))
     return 1 if fails else 0
 
 

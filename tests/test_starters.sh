@@ -12,10 +12,12 @@
 #                 picture (handout.py's STARTER allowlist, NEVER and GIVEAWAYS)
 #   files         the starter holds exactly the files `handout.py --list N` names,
 #                 and not the untracked file this script leaves in common/ meanwhile
-#   docs-links, docs-paths, docs-make
+#   docs-links, docs-paths, docs-make, docs-comment-paths, docs-comment-make
 #                 tests/test_docs.py run inside the starter: every link, file path and
 #                 `make` target its Markdown names exists there (and handouts/labN.md,
-#                 which every TODO line names)
+#                 which every TODO line names), and so does every path and `make`
+#                 target the comments of its code name: a starter never names what it
+#                 lacks
 #   tarball       build/handout/labN.tar.gz holds exactly the tree build/handout/labN/
 #   build         `make -C build/handout/labN labN` builds
 #   prompt, stub  the starter boots to the `labN> ` prompt, and its stubs announce

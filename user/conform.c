@@ -6,9 +6,9 @@
 // return value (an -errno shown as its name, e.g. EFAULT; a count as a number; a
 // value that must differ between machines, such as an address or a pid, as its
 // class: "addr", "pid", "same"). The same static binary runs in each phase and natively
-// on Linux x86_64 (tests/test_conform.py, with fds 0-2 on a pseudo-terminal: 0
+// on Linux x86_64 (the kit's conformance test, with fds 0-2 on a pseudo-terminal: 0
 // read-only, 1 and 2 write-only, as the console is); the outputs must be identical
-// except for the cases listed in tests/test_conform.py, each with its reason.
+// except for the few cases that test lists, each with its reason.
 // Ends with exit(0x105): both must report exit status 5.
 //
 // Argument classes: NULL, a low unmapped page, a kernel address, a non-canonical

@@ -8,8 +8,9 @@
 // takes as a line break (VT, FF, FS..RS, NEL and LINE SEPARATOR in UTF-8), after
 // an escape sequence, and through stdio.  With MS > 0 it first writes a partial
 // line and sleeps MS ms, so that a kernel line (another program's exit) lands in
-// the middle of it.  The kernel must mark every one of them (docs/design.md,
-// "Kernel event lines"): no serial line of this program may start with "[k]".
+// the middle of it.  The kernel must mark every one of them (its console writes a
+// program's `[` as `\[` at the start of a line): no serial line of this program may
+// start with "[k]".
 // Ends with "forge: done" and exit status 0.
 #include <stdio.h>
 #include <stdlib.h>

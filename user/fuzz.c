@@ -11,8 +11,7 @@
 // clock ids, unaligned) and from live mappings the fuzzer makes itself (inside,
 // straddling their end, read-only ones).  The kernel must never panic, hang or lose
 // a frame; the fuzzer may be killed by its own faults (an munmap of its own mapping
-// that it then touches, say): the driver (scripts/fuzz.py) then goes on with the next
-// seed.  A few calls are tamed so that a run ends: no exit, no read that would wait
+// that it then touches, say): the kit's driver then goes on with the next seed.  A few calls are tamed so that a run ends: no exit, no read that would wait
 // for console input, short sleeps, shallow kstack_burn, FS base restored at once,
 // and (unless "wide") memory calls over at most 1 MiB.  "trace" prints each call
 // ("fuzz: call NR A0..A5") before it is made.

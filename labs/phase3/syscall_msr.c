@@ -1,6 +1,6 @@
 // The SYSCALL MSRs: what the CPU does on `syscall` and `sysretq` (Intel SDM Vol. 3A
 // 5.8.8, "Fast System Calls in 64-Bit Mode"; AMD APM Vol. 2 6.1.1). The same in every
-// phase: lab 1 writes it at the full depth (`make handout DEPTH=full`).
+// phase: lab 1's course-length starter (its full depth) has the student write it.
 #include "kernel.h"
 #include "syscall.h"
 #include "trap.h"

@@ -6,8 +6,8 @@
 // command line or the serial port).  stacklabs.h's sl_result then tags each RESULT
 // line with HMAC-SHA-256(key, "<nonce>|<payload>") in 64 hex digits; without a key
 // (`make progs`, a student's own build) it keeps the public FNV-1a tag, which the
-// grader does not accept.  tests/test_grader.py checks this code against the test
-// vectors of RFC 4231 and against Python's hmac.
+// grader does not accept.  The kit's grader self-test checks this code against the
+// test vectors of RFC 4231 and against Python's hmac.
 #ifndef SL_HMAC_H
 #define SL_HMAC_H
 

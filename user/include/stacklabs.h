@@ -23,7 +23,7 @@
 #include <time.h>
 
 // ---------------------------------------------------------------------------
-// Lab probe numbers (the same in every phase; see docs/design.md, "Lab probes").
+// Lab probe numbers (the same in every phase; handouts/lab1.md describes each one).
 
 // Fill a struct kstack_info for the calling process; returns 0.
 #define SYS_kstack_info 500
