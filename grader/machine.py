@@ -45,8 +45,12 @@ NOMINAL_BOOT = 2.5
 MAX_CALIBRATION = 4.0
 # [k] lines of the kernel's flaw detectors (docs/design.md, "Flaw lines"): a panic
 # verdict shows those said before the panic, first.
-FLAW_LINES = ("[k] kstack-foreign ", "[k] kstack-shared ", "[k] kstack-clobbered ",
-              "[k] guard-mapped ")
+# A line is quoted only when its fields are sane: on a shared stack the detector's own
+# arguments can be overwritten by the other CPU (seen: pid=-2145870064).
+FLAW_LINE = re.compile(r"^\[k\] (kstack-foreign pid=[1-9]\d* cpu=[0-7] via=[a-z]+ "
+                       r"|kstack-shared pid=[1-9]\d* cpu=[0-7] pid=[1-9]\d* cpu=[0-7] "
+                       r"|kstack-clobbered pid=[1-9]\d* frame-owner=[1-9]\d*$"
+                       r"|guard-mapped pid=[1-9]\d* guard=0x[0-9a-f]+$)")
 # After "[k] panic", how long to keep reading for the register dump and backtrace.
 PANIC_GRACE = 2.0
 # A kernel that writes more than this to the serial port in one test fails with
@@ -225,7 +229,7 @@ class Machine:
         lines = self.buf[i:].replace("\r", "").split("\n")
         # The kernel's flaw detectors, said before the panic, point at the cause.
         said = [ln for ln in self.buf[self.pos:i].replace("\r", "").split("\n")
-                if ln.startswith(FLAW_LINES)][:6]
+                if FLAW_LINE.match(ln)][:6]
         status = self._exit_status() if self.eof else None
         note = "" if status is None else " (QEMU exited %d)" % status
         if said:
