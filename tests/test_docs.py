@@ -147,16 +147,22 @@ def check_paths(root, mds):
             if p in NOT_FILES:
                 continue
             n += 1
-            g, _ = pattern_of(p)
-            here = os.path.dirname(os.path.join(root, md))
-            hits = glob.glob(os.path.join(root, g), recursive=True) + \
-                glob.glob(os.path.join(here, g), recursive=True)
-            hits = [h for h in hits if "/build/" not in h[len(root):] + "/"]
-            if not hits and re.match(r"(user|grader/progs)/\w+$", p):
-                hits = glob.glob(os.path.join(root, p + ".c"))     # a program, by its source
-            if not hits:
+            if not path_exists(root, md, p):
                 bad.append("%s:%d: %s: no such file" % (md, k, p.replace("**/", "")))
     return n, bad
+
+
+def path_exists(root, f, p):
+    """Whether path p, named in file f, is in the tree: from the root or from f's own
+    folder, never under build/; a program (user/NAME) by its source."""
+    g, _ = pattern_of(p)
+    here = os.path.dirname(os.path.join(root, f))
+    hits = glob.glob(os.path.join(root, g), recursive=True) + \
+        glob.glob(os.path.join(here, g), recursive=True)
+    hits = [h for h in hits if "/build/" not in h[len(root):] + "/"]
+    if not hits and re.match(r"(user|grader/progs)/\w+$", p):
+        hits = glob.glob(os.path.join(root, p + ".c"))
+    return bool(hits)
 
 
 # ---------------------------------------------------------------------------
@@ -414,14 +420,7 @@ def check_comment_paths(root, files):
                 if p in NOT_FILES:
                     continue
                 n += 1
-                g, _ = pattern_of(p)
-                here = os.path.dirname(os.path.join(root, f))
-                hits = glob.glob(os.path.join(root, g), recursive=True) + \
-                    glob.glob(os.path.join(here, g), recursive=True)
-                hits = [h for h in hits if "/build/" not in h[len(root):] + "/"]
-                if not hits and re.match(r"(user|grader/progs)/\w+$", p):
-                    hits = glob.glob(os.path.join(root, p + ".c"))
-                if not hits:
+                if not path_exists(root, f, p):
                     bad.append("%s:%d: %s: no such file" % (f, k, p))
     return n, bad
 
