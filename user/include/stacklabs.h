@@ -479,4 +479,133 @@ sl_sleep_checked(struct sl_regframe *f, uint64_t seed, long pid, int round, long
 	return sl_regs_first_bad(f, 0);
 }
 
+// ---------------------------------------------------------------------------
+// Spin rounds: ring-3 work that only a timer tick and a context switch can
+// disturb (t_spin, t_smp). sl_spin_setup puts a pattern in every register but
+// rsp and the loop count in rax; sl_spin_round loads them, counts rax down with no
+// system call, stores every register and compares it with its pattern (rsp with
+// its value at entry), and leaves the first that changed in sf->bad (-1: none).
+//
+// One round's registers: the sl_regframe tables (in: patterns, in[SL_RAX]: the
+// loop count; out: every register after the loop; keep: the compiler's
+// callee-saved registers and rsp at entry) and the verdict written by the asm.
+struct sl_spin_frame {
+	struct sl_regframe fr;
+	int64_t bad; // -1, or the number of the first register that changed
+};
+
+// Byte offset of sl_spin_frame.bad, for the assembly.
+#define SL_SPIN_BAD 384
+_Static_assert(offsetof(struct sl_spin_frame, bad) == SL_SPIN_BAD, "sl_spin_frame.bad");
+
+// Text of "disp(%rax)" for register r's slot in table t.
+#define SL_SPIN_SLOT(t, r) SL_STR(((t) + 8 * (r))) "(%%rax)"
+
+// Store register r into out[] ("mov %%reg, out_r(%rax)").
+#define SL_SPIN_OUT(reg, r) "mov %%" reg ", " SL_SPIN_SLOT(SL_FR_OUT, r) "\n\t"
+// Load register r from in[].
+#define SL_SPIN_IN(reg, r) "mov " SL_SPIN_SLOT(SL_FR_IN, r) ", %%" reg "\n\t"
+// Compare out[r] with want (in[r], or keep[r] for rsp); on a difference leave
+// r in rcx and jump to the failure exit 2:.
+#define SL_SPIN_CMP(r, t)                                         \
+	"mov " SL_SPIN_SLOT(SL_FR_OUT, r) ", %%rdx\n\t"           \
+	"cmp " SL_SPIN_SLOT(t, r) ", %%rdx\n\t"                    \
+	"mov $" SL_STR(r) ", %%ecx\n\t"                          \
+	"jne 2f\n\t"
+
+// Run one round on frame sf (static: after the loop the asm reaches it through
+// a RIP-relative address, since every register holds a pattern).
+static inline void
+sl_spin_round(struct sl_spin_frame *sf)
+{
+	static struct sl_spin_frame f;
+
+	f = *sf;
+	__asm__ volatile(
+		"lea %[f], %%rax\n\t"
+		"mov %%rbx, " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBX) "\n\t"
+		"mov %%rbp, " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBP) "\n\t"
+		"mov %%r12, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R12) "\n\t"
+		"mov %%r13, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R13) "\n\t"
+		"mov %%r14, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R14) "\n\t"
+		"mov %%r15, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R15) "\n\t"
+		"mov %%rsp, " SL_SPIN_SLOT(SL_FR_KEEP, SL_RSP) "\n\t"
+		SL_SPIN_IN("rbx", SL_RBX)
+		SL_SPIN_IN("rcx", SL_RCX)
+		SL_SPIN_IN("rdx", SL_RDX)
+		SL_SPIN_IN("rsi", SL_RSI)
+		SL_SPIN_IN("rdi", SL_RDI)
+		SL_SPIN_IN("rbp", SL_RBP)
+		SL_SPIN_IN("r8", SL_R8)
+		SL_SPIN_IN("r9", SL_R9)
+		SL_SPIN_IN("r10", SL_R10)
+		SL_SPIN_IN("r11", SL_R11)
+		SL_SPIN_IN("r12", SL_R12)
+		SL_SPIN_IN("r13", SL_R13)
+		SL_SPIN_IN("r14", SL_R14)
+		SL_SPIN_IN("r15", SL_R15)
+		SL_SPIN_IN("rax", SL_RAX)
+		"1:\n\t"
+		"dec %%rax\n\t"
+		"jnz 1b\n\t"
+		"lea %[f], %%rax\n\t"
+		SL_SPIN_OUT("rbx", SL_RBX)
+		SL_SPIN_OUT("rcx", SL_RCX)
+		SL_SPIN_OUT("rdx", SL_RDX)
+		SL_SPIN_OUT("rsp", SL_RSP)
+		SL_SPIN_OUT("rbp", SL_RBP)
+		SL_SPIN_OUT("rsi", SL_RSI)
+		SL_SPIN_OUT("rdi", SL_RDI)
+		SL_SPIN_OUT("r8", SL_R8)
+		SL_SPIN_OUT("r9", SL_R9)
+		SL_SPIN_OUT("r10", SL_R10)
+		SL_SPIN_OUT("r11", SL_R11)
+		SL_SPIN_OUT("r12", SL_R12)
+		SL_SPIN_OUT("r13", SL_R13)
+		SL_SPIN_OUT("r14", SL_R14)
+		SL_SPIN_OUT("r15", SL_R15)
+		SL_SPIN_CMP(SL_RBX, SL_FR_IN)
+		SL_SPIN_CMP(SL_RCX, SL_FR_IN)
+		SL_SPIN_CMP(SL_RDX, SL_FR_IN)
+		SL_SPIN_CMP(SL_RSP, SL_FR_KEEP)
+		SL_SPIN_CMP(SL_RBP, SL_FR_IN)
+		SL_SPIN_CMP(SL_RSI, SL_FR_IN)
+		SL_SPIN_CMP(SL_RDI, SL_FR_IN)
+		SL_SPIN_CMP(SL_R8, SL_FR_IN)
+		SL_SPIN_CMP(SL_R9, SL_FR_IN)
+		SL_SPIN_CMP(SL_R10, SL_FR_IN)
+		SL_SPIN_CMP(SL_R11, SL_FR_IN)
+		SL_SPIN_CMP(SL_R12, SL_FR_IN)
+		SL_SPIN_CMP(SL_R13, SL_FR_IN)
+		SL_SPIN_CMP(SL_R14, SL_FR_IN)
+		SL_SPIN_CMP(SL_R15, SL_FR_IN)
+		"mov $-1, %%rcx\n\t"
+		"2:\n\t"
+		"mov %%rcx, " SL_STR(SL_SPIN_BAD) "(%%rax)\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_RSP) ", %%rsp\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBX) ", %%rbx\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBP) ", %%rbp\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R12) ", %%r12\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R13) ", %%r13\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R14) ", %%r14\n\t"
+		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R15) ", %%r15\n\t"
+		:
+		: [f] "m"(f)
+		: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
+		  "memory", "cc");
+	*sf = f;
+}
+
+// Fill sf for round `round` of process pid: a pattern in every register but
+// rax (the loop counter: iters) and rsp.
+static inline void
+sl_spin_setup(struct sl_spin_frame *sf, uint64_t seed, long pid, long round, uint64_t iters)
+{
+	for (int r = 0; r < SL_NREGS; r++)
+		sf->fr.in[r] = sl_pattern(seed, (uint64_t)pid, (uint64_t)round, (uint64_t)r);
+	sf->fr.in[SL_RAX] = iters;
+	sf->fr.in[SL_RSP] = 0;
+	sf->bad = -1;
+}
+
 #endif // STACKLABS_H
