@@ -238,7 +238,9 @@ def guard_pages_said(m, check):
             v.message += ("; a guard page was mapped, so the overflow ran on into the stack "
                           "below instead of faulting: " + mapped[0])
         elif m.lab >= 3:
-            v.message += "; the page tables had every guard page unmapped ([k] guard-mapped never said)"
+            v.message += ("; no guard page was mapped ([k] guard-mapped never said): either the "
+                          "stacks have no guard page below them, or it was unmapped and the "
+                          "fault on it was not handled")
         raise
 
 
