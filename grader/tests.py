@@ -226,7 +226,7 @@ def preempt(m):
              ["#1 [%d,%d]" % spans[0], "#2 [%d,%d]" % spans[1]])
 
 
-def guard_pages_said(m, check):
+def guard_pages_said(m, check, unmapped_too=True):
     """Run check(); if it fails, say in the verdict whether the kernel found a guard page
     mapped (`[k] guard-mapped`, common/proc.c checks each new process's guard page in the
     page tables), the usual reason an overflow runs on into the next stack."""
@@ -237,7 +237,7 @@ def guard_pages_said(m, check):
         if mapped:
             v.message += ("; a guard page was mapped, so the overflow ran on into the stack "
                           "below instead of faulting: " + mapped[0])
-        elif m.lab >= 3:
+        elif m.lab >= 3 and unmapped_too:
             v.message += ("; no guard page was mapped ([k] guard-mapped never said): either the "
                           "stacks have no guard page below them, or it was unmapped and the "
                           "fault on it was not handled")
@@ -353,4 +353,4 @@ def smp_overflow(m):
         for i in range(SMP_PROCS - 1):
             smp_intact(r, i, "bad")
         smp_cpus_used(r, range(SMP_PROCS - 1))
-    guard_pages_said(m, check)
+    guard_pages_said(m, check, unmapped_too=False)	# on phases 1-3 it fails for want of CPU 1's own stack
