@@ -43,7 +43,8 @@ BOOT_TIMEOUT = 15.0
 CMD_TIMEOUT = 10.0
 NOMINAL_BOOT = 2.5
 MAX_CALIBRATION = 4.0
-# [k] lines of the kernel's flaw detectors (docs/design.md, "Flaw lines"): a panic
+# [k] lines of the kernel's flaw detectors (kstack-foreign, kstack-shared,
+# kstack-clobbered, guard-mapped; the kit's design document lists them): a panic
 # verdict shows those said before the panic, first.
 # A line is quoted only when its fields are sane: on a shared stack the detector's own
 # arguments can be overwritten by the other CPU (seen: pid=-2145870064).
