@@ -257,14 +257,19 @@ def dry_run(targets, root=ROOT):
 
 
 def check_make(root, paths, labs=(1, 2, 3)):
-    where = find_make_commands(paths, labs)
+    return dry_run_each(root, find_make_commands(paths, labs), "shown at")
+
+
+def dry_run_each(root, where, said):
+    """(how many, failures) of `make -n` over where's targets ({target: place}): all at
+    once first, then one by one only when that fails, each failure with its place."""
     if not where or dry_run(sorted(where), root) is None:
         return len(where), []
     bad = []
     for t in sorted(where):
         why = dry_run([t], root)
         if why:
-            bad.append("%s (shown at %s)" % (why, where[t]))
+            bad.append("%s (%s %s)" % (why, said, where[t]))
     return len(where), bad
 
 
@@ -448,15 +453,7 @@ def comment_make_commands(root, files, labs):
 
 
 def check_comment_make(root, files, labs):
-    where = comment_make_commands(root, files, labs)
-    if not where or dry_run(sorted(where), root) is None:
-        return len(where), []
-    bad = []
-    for t in sorted(where):
-        why = dry_run([t], root)
-        if why:
-            bad.append("%s (in a comment at %s)" % (why, where[t]))
-    return len(where), bad
+    return dry_run_each(root, comment_make_commands(root, files, labs), "in a comment at")
 
 
 def doc_files(root, given):

@@ -363,6 +363,25 @@ _Static_assert(offsetof(struct sl_regframe, keep) == SL_FR_KEEP, "sl_regframe.ke
 // "disp(%rcx)" text of register r's slot in table t, e.g. SL_SLOT(SL_FR_OUT, SL_RBX).
 #define SL_SLOT(t, r) SL_STR(((t) + 8 * (r))) "(%%rcx)"
 
+// Save the compiler's callee-saved registers and rsp into the keep table, and put
+// them back; S is the slot macro of the register that holds the frame (SL_SLOT: rcx).
+#define SL_KEEP_SAVE(S)                                \
+	"mov %%rbx, " S(SL_FR_KEEP, SL_RBX) "\n\t"      \
+	"mov %%rbp, " S(SL_FR_KEEP, SL_RBP) "\n\t"      \
+	"mov %%r12, " S(SL_FR_KEEP, SL_R12) "\n\t"      \
+	"mov %%r13, " S(SL_FR_KEEP, SL_R13) "\n\t"      \
+	"mov %%r14, " S(SL_FR_KEEP, SL_R14) "\n\t"      \
+	"mov %%r15, " S(SL_FR_KEEP, SL_R15) "\n\t"      \
+	"mov %%rsp, " S(SL_FR_KEEP, SL_RSP) "\n\t"
+#define SL_KEEP_RESTORE(S)                             \
+	"mov " S(SL_FR_KEEP, SL_RSP) ", %%rsp\n\t"      \
+	"mov " S(SL_FR_KEEP, SL_RBX) ", %%rbx\n\t"      \
+	"mov " S(SL_FR_KEEP, SL_RBP) ", %%rbp\n\t"      \
+	"mov " S(SL_FR_KEEP, SL_R12) ", %%r12\n\t"      \
+	"mov " S(SL_FR_KEEP, SL_R13) ", %%r13\n\t"      \
+	"mov " S(SL_FR_KEEP, SL_R14) ", %%r14\n\t"      \
+	"mov " S(SL_FR_KEEP, SL_R15) ", %%r15\n\t"
+
 // Load f->in into rax rbx rdx rsi rdi rbp r8 r9 r10 r12 r13 r14 r15, execute one
 // SYSCALL, store every register but rcx into f->out, then restore the compiler's
 // registers.  Returns f->out[SL_RAX].
@@ -378,13 +397,7 @@ sl_regs_syscall(struct sl_regframe *f)
 	fr = *f;
 	__asm__ volatile(
 		"lea %[fr], %%rcx\n\t"
-		"mov %%rbx, " SL_SLOT(SL_FR_KEEP, SL_RBX) "\n\t"
-		"mov %%rbp, " SL_SLOT(SL_FR_KEEP, SL_RBP) "\n\t"
-		"mov %%r12, " SL_SLOT(SL_FR_KEEP, SL_R12) "\n\t"
-		"mov %%r13, " SL_SLOT(SL_FR_KEEP, SL_R13) "\n\t"
-		"mov %%r14, " SL_SLOT(SL_FR_KEEP, SL_R14) "\n\t"
-		"mov %%r15, " SL_SLOT(SL_FR_KEEP, SL_R15) "\n\t"
-		"mov %%rsp, " SL_SLOT(SL_FR_KEEP, SL_RSP) "\n\t"
+		SL_KEEP_SAVE(SL_SLOT)
 		"mov " SL_SLOT(SL_FR_IN, SL_RBX) ", %%rbx\n\t"
 		"mov " SL_SLOT(SL_FR_IN, SL_RBP) ", %%rbp\n\t"
 		"mov " SL_SLOT(SL_FR_IN, SL_RDX) ", %%rdx\n\t"
@@ -415,13 +428,7 @@ sl_regs_syscall(struct sl_regframe *f)
 		"mov %%r13, " SL_SLOT(SL_FR_OUT, SL_R13) "\n\t"
 		"mov %%r14, " SL_SLOT(SL_FR_OUT, SL_R14) "\n\t"
 		"mov %%r15, " SL_SLOT(SL_FR_OUT, SL_R15) "\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_RSP) ", %%rsp\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_RBX) ", %%rbx\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_RBP) ", %%rbp\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_R12) ", %%r12\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_R13) ", %%r13\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_R14) ", %%r14\n\t"
-		"mov " SL_SLOT(SL_FR_KEEP, SL_R15) ", %%r15\n\t"
+		SL_KEEP_RESTORE(SL_SLOT)
 		:
 		: [fr] "m"(fr)
 		: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
@@ -523,13 +530,7 @@ sl_spin_round(struct sl_spin_frame *sf)
 	f = *sf;
 	__asm__ volatile(
 		"lea %[f], %%rax\n\t"
-		"mov %%rbx, " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBX) "\n\t"
-		"mov %%rbp, " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBP) "\n\t"
-		"mov %%r12, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R12) "\n\t"
-		"mov %%r13, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R13) "\n\t"
-		"mov %%r14, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R14) "\n\t"
-		"mov %%r15, " SL_SPIN_SLOT(SL_FR_KEEP, SL_R15) "\n\t"
-		"mov %%rsp, " SL_SPIN_SLOT(SL_FR_KEEP, SL_RSP) "\n\t"
+		SL_KEEP_SAVE(SL_SPIN_SLOT)
 		SL_SPIN_IN("rbx", SL_RBX)
 		SL_SPIN_IN("rcx", SL_RCX)
 		SL_SPIN_IN("rdx", SL_RDX)
@@ -582,13 +583,7 @@ sl_spin_round(struct sl_spin_frame *sf)
 		"mov $-1, %%rcx\n\t"
 		"2:\n\t"
 		"mov %%rcx, " SL_STR(SL_SPIN_BAD) "(%%rax)\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_RSP) ", %%rsp\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBX) ", %%rbx\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_RBP) ", %%rbp\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R12) ", %%r12\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R13) ", %%r13\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R14) ", %%r14\n\t"
-		"mov " SL_SPIN_SLOT(SL_FR_KEEP, SL_R15) ", %%r15\n\t"
+		SL_KEEP_RESTORE(SL_SPIN_SLOT)
 		:
 		: [f] "m"(f)
 		: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
